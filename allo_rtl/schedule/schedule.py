@@ -1,0 +1,254 @@
+"""The schedule object returned by ``allo.customize(fn)``.
+
+It owns the kernel IR (``s.module``), exposes loop and buffer handles with
+Allo's naming (``s.get_loops()["S_i_j_0"]["i"]``, ``s.A``), records every
+primitive in ``s.primitive_sequences``, and builds the design.
+
+Primitives whose hardware effect is not implemented yet raise an
+:class:`AlloError` saying so: a schedule is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+from ..errors import AlloError, Loc
+from ..ir.nodes import Decl, For, Module, walk_stmts
+
+__all__ = ["Schedule", "LoopHandle", "LoopBand", "LoopBands", "BufferHandle", "TARGETS"]
+
+TARGETS = ("rtl", "sim")
+_VENDOR = ("vhls", "vitis_hls", "hls", "ihls", "tapa", "aie", "catapult", "llvm", "mlir")
+
+
+def _caller_loc(depth: int = 2) -> Loc | None:
+    frame = inspect.currentframe()
+    try:
+        for _ in range(depth):
+            frame = frame.f_back if frame is not None else None
+        if frame is None:
+            return None
+        info = inspect.getframeinfo(frame, context=1)
+        src = info.code_context[0] if info.code_context else ""
+        return Loc(info.filename, info.lineno, 0, src)
+    finally:
+        del frame
+
+
+class LoopHandle:
+    """A loop of a band: ``.name`` is ``func:band.loop``."""
+
+    def __init__(self, func: str, band: str, loop: str):
+        self.func, self.band, self.loop = func, band, loop
+        self.name = f"{func}:{band}.{loop}"
+
+    def __repr__(self):
+        return f"LoopHandle({self.name})"
+
+
+class LoopBand:
+    """The loops of one top-level nest, by loop name (``band["i"]`` or ``band.i``)."""
+
+    def __init__(self, func: str, band: str, loops: list):
+        self.func, self.name = func, band
+        self.loops = {n: LoopHandle(func, band, n) for n in loops}
+
+    def __getitem__(self, key):
+        try:
+            return self.loops[key]
+        except KeyError:
+            raise AlloError(f"band {self.name!r} has no loop {key!r}",
+                            hint=f"loops in this band: {', '.join(self.loops)}") from None
+
+    def __getattr__(self, key):
+        if key.startswith("__") or key in ("loops", "func", "name"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __iter__(self):
+        return iter(self.loops.values())
+
+    def __repr__(self):
+        return f"LoopBand({self.name}: {', '.join(self.loops)})"
+
+
+class LoopBands:
+    """All bands of a function, by band name."""
+
+    def __init__(self, func: str, bands: dict):
+        self.func = func
+        self.bands = bands
+
+    def __getitem__(self, key):
+        try:
+            return self.bands[key]
+        except KeyError:
+            raise AlloError(f"function {self.func!r} has no loop band {key!r}",
+                            hint=f"bands: {', '.join(self.bands) or '(none)'}") from None
+
+    def __getattr__(self, key):
+        if key.startswith("__") or key in ("bands", "func"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __iter__(self):
+        return iter(self.bands.values())
+
+    def keys(self):
+        return self.bands.keys()
+
+    def __repr__(self):
+        return f"LoopBands({', '.join(self.bands)})"
+
+
+class BufferHandle:
+    """A named buffer (argument, local, call result) of a function: ``s.A``."""
+
+    def __init__(self, func: str, name: str):
+        self.func, self.name = func, name
+
+    def __repr__(self):
+        return f"BufferHandle({self.func}:{self.name})"
+
+
+def collect_bands(func) -> dict:
+    """Band name -> list of loop names (DFS order, all loops nested in the band)."""
+    bands = {}
+    for s in func.body:
+        for st in walk_stmts([s]):
+            if isinstance(st, For) and st.band:
+                bands[st.band] = [x.name for x in walk_stmts([st]) if isinstance(x, For)]
+    return bands
+
+
+class Schedule:
+    """A kernel plus its customizations."""
+
+    def __init__(self, module: Module, *, source_fn=None):
+        self.module = module
+        self.top_func_name = module.top
+        self.primitive_sequences: list = []
+        self._source_fn = source_fn
+
+    @property
+    def top_func(self):
+        return self.module.top_func
+
+    def __repr__(self):
+        return str(self.module)
+
+    # ------------------------------------------------------------ handles
+
+    def get_loops(self, func: str | None = None) -> LoopBands:
+        fname = func or self.top_func_name
+        if fname not in self.module.funcs:
+            raise AlloError(f"no function {fname!r} in this schedule",
+                            _caller_loc(), f"functions: {', '.join(self.module.funcs)}")
+        f = self.module.funcs[fname]
+        return LoopBands(fname, {b: LoopBand(fname, b, loops)
+                                 for b, loops in collect_bands(f).items()})
+
+    def _buffers(self, fname):
+        f = self.module.funcs[fname]
+        names = {p.name for p in f.params}
+        names |= {s.name for s in walk_stmts(f.body) if isinstance(s, Decl)}
+        return names
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name in ("module", "top_func_name", "primitive_sequences"):
+            raise AttributeError(name)
+        if name in self._buffers(self.top_func_name):
+            return BufferHandle(self.top_func_name, name)
+        raise AttributeError(
+            f"schedule has no attribute or buffer {name!r} "
+            f"(buffers of {self.top_func_name}: {', '.join(sorted(self._buffers(self.top_func_name)))})")
+
+    def get_equivalent_variables(self, name: str) -> set:
+        raise self._unsupported("get_equivalent_variables")
+
+    # ------------------------------------------------------------ primitives
+
+    def _unsupported(self, prim: str) -> AlloError:
+        return AlloError(
+            f"schedule primitive '{prim}' is not supported yet: its hardware effect is not "
+            "implemented, and allo_rtl never ignores a primitive silently",
+            _caller_loc(3),
+            "remove this call for now; primitives land with the schedules issue")
+
+    def split(self, axis, factor):
+        raise self._unsupported("split")
+
+    def reorder(self, *axes):
+        raise self._unsupported("reorder")
+
+    def fuse(self, *axes):
+        raise self._unsupported("fuse")
+
+    def unroll(self, axis, factor=0):
+        raise self._unsupported("unroll")
+
+    def pipeline(self, axis, initiation_interval=1, rewind=False):
+        raise self._unsupported("pipeline")
+
+    def parallel(self, axis):
+        raise self._unsupported("parallel")
+
+    def inline(self, func_name=None):
+        raise self._unsupported("inline")
+
+    def dataflow(self, target):
+        raise self._unsupported("dataflow")
+
+    def compute_at(self, from_axis, target_axis):
+        raise self._unsupported("compute_at")
+
+    def partition(self, target, partition_type=0, dim=0, factor=0):
+        raise self._unsupported("partition")
+
+    def buffer_at(self, target, axis):
+        raise self._unsupported("buffer_at")
+
+    def reuse_at(self, target, axis):
+        raise self._unsupported("reuse_at")
+
+    def reshape(self, target, shape):
+        raise self._unsupported("reshape")
+
+    def to(self, target, dst, axis=None, depth=-1):
+        raise self._unsupported("to")
+
+    def unfold(self, band_name, axes):
+        raise self._unsupported("unfold")
+
+    def compose(self, schs, id=None, instantiate=None):  # noqa: A002 - Allo's name
+        raise self._unsupported("compose")
+
+    # ------------------------------------------------------------ build
+
+    def build(self, target: str | None = None, mode: str | None = None, project: str | None = None,
+              configs=None, wrap_io: bool = True, use_memory: bool = False, **kwargs):
+        """Build the design. ``target``: "rtl" (default; ``ALLO_RTL_TARGET`` overrides the
+        default) lowers to Verilog and simulates it; "sim" runs the IR interpreter."""
+        if target is None:
+            target = os.environ.get("ALLO_RTL_TARGET", "rtl").strip().lower() or "rtl"
+            if target not in TARGETS:
+                raise AlloError(f"ALLO_RTL_TARGET={target!r} is not a target",
+                                hint=f"set it to one of: {', '.join(TARGETS)}")
+        target = str(target).lower()
+        if target in ("sim", "simulator", "interp", "interpreter"):
+            from ..ir.interp import compile_module
+
+            return compile_module(self.module)
+        if target == "rtl":
+            raise AlloError(
+                "the RTL target is not available yet in this version of allo_rtl",
+                _caller_loc(),
+                "use s.build(target='sim') (the bit-exact interpreter), or set "
+                "ALLO_RTL_TARGET=sim for the whole run")
+        if target in _VENDOR:
+            raise AlloError(f"target {target!r} is a vendor/Allo backend that allo_rtl does not "
+                            "have", _caller_loc(),
+                            f"supported targets: {', '.join(TARGETS)}")
+        raise AlloError(f"unknown build target {target!r}", _caller_loc(),
+                        f"supported targets: {', '.join(TARGETS)}")
