@@ -302,9 +302,6 @@ class FunctionBuilder:
                 inner = ast.parse(node.value, mode="eval").body
             except SyntaxError:
                 self.err(node, f"cannot parse type annotation {node.value!r}")
-            ast.copy_location(inner, node)
-            for sub in ast.walk(inner):
-                sub.lineno, sub.col_offset = node.lineno, node.col_offset
             return self.eval_annotation(inner)
         if isinstance(node, ast.Subscript) and _is_name(node.value, "ConstExpr"):
             dtype, shape, m2 = self.eval_annotation(node.slice)
@@ -1218,12 +1215,16 @@ class FunctionBuilder:
             args = [self.expr(a) for a in node.args]
             kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
             if all(isinstance(a, PyVal) for a in args + list(kwargs.values())):
+                fname = getattr(fn, "__name__", fn)
                 try:
-                    return PyVal(fn(*[a.value for a in args],
-                                    **{k: v.value for k, v in kwargs.items()}))
+                    r = fn(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()})
                 except Exception as exc:  # noqa: BLE001
-                    self.err(node, f"compile-time call of {getattr(fn, '__name__', fn)} "
-                             f"failed: {exc}")
+                    self.err(node, f"compile-time call of {fname} failed: {exc}")
+                if r is None and not discard:
+                    self.err(node, f"compile-time call of {fname} returned None",
+                             "only Python helpers that compute constants can be called with "
+                             "constant arguments")
+                return PyVal(r)
         self.err(node, f"cannot call {getattr(fn, '__name__', fn)!r} in a kernel",
                  "kernels can call other kernels, allo builtins, min/max/int/float, and "
                  "Python functions on compile-time constants")

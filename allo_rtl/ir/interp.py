@@ -167,7 +167,7 @@ class _FuncGen:
         m = (1 << t.bits) - 1
         if isinstance(t, (Int, Fixed, Index)):
             h = 1 << (t.bits - 1)
-            return f"((({x}) + {h}) & {m}) - {h}"
+            return f"(((({x}) + {h}) & {m}) - {h})"
         return f"(({x}) & {m})"
 
     def rnd(self, x, t):
