@@ -147,6 +147,22 @@ def copy_tensor(fb, t, hint, node):
     return map_tensor(fb, t, lambda e: e, t.dtype, hint or "copy", node)
 
 
+def _region_index(parts, iv):
+    """Full index of a region element: slice parts (lo, hi, step) map loop vars to lo + v*step."""
+    it = iter(iv)
+    full = []
+    for p in parts:
+        if isinstance(p, tuple):
+            v = next(it)
+            e = v if p[2] == 1 else BinOp("mul", v, Const(p[2], Index()), Index())
+            if p[0]:
+                e = BinOp("add", e, Const(p[0], Index()), Index())
+            full.append(e)
+        else:
+            full.append(p)
+    return full + list(it)
+
+
 def store_region(fb, base: TensorVal, parts, mode, val, vnode):
     """``base[parts] = val`` where some parts are slices (lo, hi, step)."""
     dims = [((p[1] - p[0] + p[2] - 1) // p[2]) for p in parts if isinstance(p, tuple)]
@@ -161,18 +177,7 @@ def store_region(fb, base: TensorVal, parts, mode, val, vnode):
                    f"{list(region)}")
 
     def body(iv):
-        it = iter(iv)
-        full = []
-        for p in parts:
-            if isinstance(p, tuple):
-                v = next(it)
-                e = v if p[2] == 1 else BinOp("mul", v, Const(p[2], Index()), Index())
-                if p[0]:
-                    e = BinOp("add", e, Const(p[0], Index()), Index())
-                full.append(e)
-            else:
-                full.append(p)
-        full += list(it)
+        full = _region_index(parts, iv)
         if isinstance(val, TensorVal):
             x = _bload(val, iv)
         else:
@@ -190,18 +195,7 @@ def load_region(fb, base: TensorVal, parts, mode, node):
     out = fb.new_temp(base.dtype, tuple(dims), "slice")
 
     def body(iv):
-        it = iter(iv)
-        full = []
-        for p in parts:
-            if isinstance(p, tuple):
-                v = next(it)
-                e = v if p[2] == 1 else BinOp("mul", v, Const(p[2], Index()), Index())
-                if p[0]:
-                    e = BinOp("add", e, Const(p[0], Index()), Index())
-                full.append(e)
-            else:
-                full.append(p)
-        full += list(it)
+        full = _region_index(parts, iv)
         fb.emit(Store(out.buf, tuple(iv), base.load(full)))
 
     loop_nest(fb, tuple(dims), body, tag="slice", node=node)
