@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 
-from .spec import DesignSpec, MemSpec
+from .spec import DesignSpec
 
 __all__ = ["HARNESS_VERSION", "MAGIC_IN", "MAGIC_OUT", "SHIM_TOP", "EXIT_TIMEOUT", "EXIT_FINISH",
            "EXIT_USAGE", "words_per_value", "input_words", "output_words", "shim_verilog", "main_cpp"]
 
 #: Bumped whenever the generated sources or the image format change (part of the cache key).
-HARNESS_VERSION = 1
+HARNESS_VERSION = 2
 MAGIC_IN = 0x4E494254   # "TBIN"
 MAGIC_OUT = 0x54554254  # "TBUT"
 SHIM_TOP = "allo_tb_top"
@@ -170,18 +170,18 @@ def main_cpp(spec: DesignSpec) -> str:
     emit("#if VM_TRACE")
     emit("    if (tfp) tfp->dump(sim_time);")
     emit("#endif")
-    emit("    sim_time += 5;")
+    emit("    sim_time += 5000;  // ps: a 10 ns clock period in waveforms")
     emit("    ctx->time(sim_time);")
     emit("}")
     emit("// One clock cycle: rising edge, then falling edge (inputs change while clk=0).")
     emit("static inline void tick() { half(1); half(0); }")
     emit("")
     emit("static void fail(int code, const char* msg, unsigned long long cycles) {")
+    emit("    fflush(stdout);  // the design's $display output first, then our message")
     emit('    fprintf(stderr, "allo_tb: %s (cycle %llu)\\n", msg, cycles);')
     emit("#if VM_TRACE")
     emit("    if (tfp) tfp->close();")
     emit("#endif")
-    emit("    fflush(stdout);")
     emit("    exit(code);")
     emit("}")
     emit("")

@@ -6,7 +6,8 @@
 data to a binary image, runs the executable and parses the output image.
 
 Timing of one run (all inside the C++ loop ``clk=1; eval; clk=0; eval``; inputs
-change only while ``clk`` is low, so every rising edge samples settled values):
+are changed only after a rising edge has been evaluated, so every rising edge
+samples values that settled during the cycle before it):
 
 1. **Reset**: ``rst=1``, ``start=0``, all ``hwe=0`` for 2 rising edges, then ``rst=0``.
 2. **Load** (not counted): in step ``i`` every memory with ``depth > i`` has
@@ -32,8 +33,10 @@ If ``done`` has not been seen after ``max_cycles`` edges, the run fails with
 :class:`SimulationError` naming the cycle count.
 
 Build choices: ``verilator --cc --exe -O3 --x-assign 0 --x-initial 0
---no-timing``: every uninitialised register and every explicit ``x`` is 0, so
-runs are deterministic and match Amaranth's zero-initialised semantics. C++ is
+--no-timing --timescale 1ns/1ps``: every uninitialised register and every
+explicit ``x`` is 0, so runs are deterministic and match Amaranth's
+zero-initialised semantics; delays (``#n``) are ignored; in waveforms a clock
+cycle is 10 ns, with rising edges at 5, 15, 25, ... ns from the start of reset. C++ is
 compiled with ``OPT_FAST=-O2`` (the model's hot code and the main loop) and
 ``OPT_GLOBAL=-O2`` (Verilator's runtime library, compiled once per
 Verilator/compiler/flags combination and reused by later builds, which saves
@@ -42,6 +45,12 @@ off for the build (use :func:`testbench.lint.lint` to see them), but the shim
 that connects the design to the harness keeps width checks fatal, so a
 :class:`~testbench.spec.DesignSpec` that disagrees with the Verilog ports is a
 :class:`BuildError`.
+
+Waveforms: ``build(..., trace=True)`` (or ``"fst"``) compiles FST support, which
+needs liblz4 and zlib; when only the liblz4 runtime library is installed (no
+headers), a two-function header and a ``liblz4.so`` link are generated in the
+cache. ``trace="vcd"`` needs neither. A traced build runs at full speed unless
+``run(..., trace_path=...)`` asks for a file.
 
 Cache: ``cache_dir`` (default ``testbench._cache.cache_root()/"verilator"``,
 i.e. ``$XDG_CACHE_HOME/allo_rtl/verilator``) holds one directory per SHA-256 of
@@ -61,16 +70,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import _cache
+from . import _cache, _runtime
 from ._harness import (EXIT_FINISH, EXIT_TIMEOUT, HARNESS_VERSION, MAGIC_IN, MAGIC_OUT, SHIM_TOP,
                        input_words, main_cpp, output_words, shim_verilog, words_per_value)
 from .errors import BuildError, SimulationError, log_tail
-from .spec import DesignSpec, MemSpec, PortSpec
+from .spec import DesignSpec, MemSpec
 from .toolchain import find_cxx, find_make, find_verilator, run_command, verilator_env
 
 __all__ = ["NativeBuild", "RunResult", "build", "run", "DEFAULT_MAX_CYCLES"]
@@ -81,7 +90,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_CYCLES = 10_000_000
 
 _EXE_NAME = "allo_tb"
-_VERILATOR_FLAGS = ("--cc", "--exe", "-O3", "--x-assign", "0", "--x-initial", "0", "--no-timing")
+_VERILATOR_FLAGS = ("--cc", "--exe", "-O3", "--x-assign", "0", "--x-initial", "0", "--no-timing",
+                    "--timescale", "1ns/1ps")
 _MAKE_OPT = ("OPT_FAST=-O2", "OPT_GLOBAL=-O2")
 
 
@@ -149,25 +159,8 @@ def _env_flags() -> dict[str, str]:
 
 def _runtime_key(trace: str | None) -> str:
     tool, cxx = find_verilator(), find_cxx()
-    return _cache.content_key("runtime", tool.root, tool.version, cxx.argv, cxx.version, _MAKE_OPT,
+    return _cache.content_key("native-runtime", tool.root, tool.version, cxx.argv, cxx.version, _MAKE_OPT,
                               _env_flags(), trace)
-
-
-def _global_objects(obj_dir: Path, prefix: str) -> list[str]:
-    """The runtime-library object files the generated makefile links (VM_GLOBAL_*)."""
-    names: list[str] = []
-    collecting = False
-    for line in (obj_dir / f"{prefix}_classes.mk").read_text().splitlines():
-        if line.startswith(("VM_GLOBAL_FAST +=", "VM_GLOBAL_SLOW +=")):
-            collecting = True
-            continue
-        if collecting:
-            item = line.strip().rstrip("\\").strip()
-            if item:
-                names.append(item + ".o")
-            if not line.rstrip().endswith("\\"):
-                collecting = False
-    return names
 
 
 _LZ4_H = """\
@@ -271,7 +264,7 @@ def build(
         raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
     fmt = _trace_format(trace)
     tool, cxx, make = find_verilator(), find_cxx(), find_make()
-    root = Path(cache_dir) if cache_dir is not None else _cache.cache_root() / "verilator"
+    root = (Path(cache_dir) if cache_dir is not None else _cache.cache_root() / "verilator").resolve()
     key = _cache.content_key("native", HARNESS_VERSION, verilog, spec.to_json(), tool.root, tool.version,
                              cxx.argv, cxx.version, _VERILATOR_FLAGS, _MAKE_OPT, fmt, _env_flags())
     entry = root / key
@@ -300,7 +293,8 @@ def _build_into(tmp: Path, verilog: str, spec: DesignSpec, trace: str | None, ro
                 cxx_argv: tuple[str, ...], make_argv: tuple[str, ...]) -> None:
     """Generate, verilate and compile in ``tmp``; leave the executable and sources there."""
     env = verilator_env()
-    (tmp / "dut.v").write_text(verilog)
+    # Verilator ignores a .vlt "lint_off -file" for a file not ending in a newline.
+    (tmp / "dut.v").write_text(verilog if verilog.endswith("\n") else verilog + "\n")
     (tmp / "shim.v").write_text(shim_verilog(spec))
     (tmp / "main.cpp").write_text(main_cpp(spec))
     # Lint of the design is lint.py's job; here only the shim's checks matter.
@@ -328,11 +322,7 @@ def _build_into(tmp: Path, verilog: str, spec: DesignSpec, trace: str | None, ro
 
     # Reuse the precompiled runtime library (verilated.o, ...) when we have it.
     runtime = root / f"runtime-{_runtime_key(trace)}"
-    objects = _global_objects(obj, prefix)
-    have_runtime = bool(objects) and all((runtime / o).is_file() for o in objects)
-    if have_runtime:
-        for o in objects:
-            shutil.copyfile(runtime / o, obj / o)  # fresh mtime: newer than the sources
+    have_runtime = _runtime.restore(runtime, obj, prefix)
 
     n_jobs = jobs if jobs is not None else min(4, os.cpu_count() or 1)
     make_cmd = [*make_argv, "-C", str(obj), "-f", f"{prefix}.mk", f"-j{n_jobs}", *_MAKE_OPT,
@@ -350,11 +340,8 @@ def _build_into(tmp: Path, verilog: str, spec: DesignSpec, trace: str | None, ro
     if proc.returncode != 0 or not (obj / _EXE_NAME).is_file():
         raise BuildError(f"C++ build failed (exit {proc.returncode}) for '{spec.top}':\n{log_tail(proc.stdout)}")
 
-    if not have_runtime and objects:  # publish the runtime objects for later builds
-        staging = _cache.private_dir(root, ".tmp-runtime-")
-        for o in objects:
-            shutil.copyfile(obj / o, staging / o)
-        _cache.publish_dir(staging, runtime)
+    if not have_runtime:
+        _runtime.save(runtime, obj, prefix)
 
     os.replace(obj / _EXE_NAME, tmp / _EXE_NAME)
     shutil.rmtree(obj, ignore_errors=True)
@@ -544,6 +531,9 @@ def run(
         raise ValueError(f"max_cycles must be a positive integer, not {max_cycles!r}")
     if trace_path is not None and build.trace is None:
         raise ValueError("trace_path needs a build made with build(..., trace=True)")
+    if not build.executable.is_file():
+        raise SimulationError(f"the executable of '{build.spec.top}' is gone ({build.executable}); "
+                              "was the cache cleared? Call build() again")
     spec = build.spec
     image = _input_image(spec, memories or {}, scalars or {})
     with tempfile.TemporaryDirectory(prefix="allo_tb_run_") as tmp:

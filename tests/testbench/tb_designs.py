@@ -81,33 +81,57 @@ def add_kernel(depth: int = 16, width: int = 32) -> tuple[str, DesignSpec]:
     return text, spec
 
 
-def sweep_verilog(widths: list[int], depth: int = 3) -> str:
-    """Verilog of module ``sweep``: per width w a register-array memory ``M<w>``
-    and scalars ``si<w>``/``so<w>``. At the edge that samples start every word
-    becomes ``~word``; ``so<w> = si<w> + 1``; ``done <= start``, so the harness
+def sweep_verilog(mems: list[tuple[int, int]]) -> str:
+    """Verilog of module ``sweep``: per (width w, depth d) a register-array memory
+    ``M<w>`` and scalars ``si<w>``/``so<w>``. At the edge that samples start every
+    word becomes ``~word``; ``so<w> = si<w> + 1``; ``done <= start``, so the harness
     reports exactly 1 cycle."""
-    aw = max(1, (depth - 1).bit_length())
     ports = ["input clk", "input rst", "input start", "output reg done"]
     body = []
-    for w in widths:
+    for w, d in mems:
         r = f"[{w - 1}:0]"
+        aw = max(1, (d - 1).bit_length())
         ports += [f"input [{aw - 1}:0] M{w}__haddr", f"input {r} M{w}__hwdata", f"input M{w}__hwe",
                   f"output reg {r} M{w}__hrdata", f"input {r} si{w}", f"output {r} so{w}"]
         body += [
-            f"reg {r} mem{w} [0:{depth - 1}];",
+            f"reg {r} mem{w} [0:{d - 1}];",
             f"assign so{w} = si{w} + 1'b1;",
             f"integer i{w};",
             "always @(posedge clk) begin",
             f"  M{w}__hrdata <= mem{w}[M{w}__haddr];",
             f"  if (M{w}__hwe) mem{w}[M{w}__haddr] <= M{w}__hwdata;",
-            f"  if (start) for (i{w} = 0; i{w} < {depth}; i{w} = i{w} + 1) mem{w}[i{w}] <= ~mem{w}[i{w}];",
+            f"  if (start) for (i{w} = 0; i{w} < {d}; i{w} = i{w} + 1) mem{w}[i{w}] <= ~mem{w}[i{w}];",
             "end",
         ]
     body.append("always @(posedge clk) if (rst) done <= 1'b0; else done <= start;")
     return "module sweep(\n  " + ",\n  ".join(ports) + "\n);\n" + "\n".join(body) + "\nendmodule\n"
 
 
-def sweep_spec(widths: list[int], depth: int = 3) -> DesignSpec:
-    return DesignSpec("sweep", tuple(MemSpec(f"M{w}", w, depth) for w in widths),
-                      tuple(PortSpec(f"si{w}", w) for w in widths),
-                      tuple(PortSpec(f"so{w}", w) for w in widths))
+def sweep_spec(mems: list[tuple[int, int]]) -> DesignSpec:
+    """Spec of :func:`sweep_verilog`."""
+    return DesignSpec("sweep", tuple(MemSpec(f"M{w}", w, d) for w, d in mems),
+                      tuple(PortSpec(f"si{w}", w) for w, _ in mems),
+                      tuple(PortSpec(f"so{w}", w) for w, _ in mems))
+
+
+#: A kernel that never raises done; prints a line per busy cycle; calls $finish
+#: at start when scalar input ``die`` is 1.
+HANG_V = """\
+module hang(input clk, input rst, input start, output done, input die);
+  reg busy = 1'b0;
+  reg [31:0] n = 32'd0;
+  assign done = 1'b0;
+  always @(posedge clk) begin
+    if (start) begin
+      busy <= 1'b1;
+      if (die) $finish;
+    end
+    if (busy) begin
+      n <= n + 32'd1;
+      $display("busy cycle %0d", n);
+    end
+  end
+endmodule
+"""
+
+HANG_SPEC = DesignSpec("hang", (), (PortSpec("die", 1),), ())
