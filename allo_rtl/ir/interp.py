@@ -77,20 +77,18 @@ def _exp(x):
 
 
 def _fmin(a, b):
-    if a != a:
-        return b
-    if b != b:
-        return a
+    """IEEE 754-2019 minimum (as primitives.float.FPMinMax): NaN wins, -0 < +0."""
+    if a != a or b != b:
+        return math.nan
     if a == b == 0.0:
         return a if math.copysign(1, a) < 0 else b
     return a if a < b else b
 
 
 def _fmax(a, b):
-    if a != a:
-        return b
-    if b != b:
-        return a
+    """IEEE 754-2019 maximum: NaN wins, +0 > -0."""
+    if a != a or b != b:
+        return math.nan
     if a == b == 0.0:
         return a if math.copysign(1, a) > 0 else b
     return a if a > b else b

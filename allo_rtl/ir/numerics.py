@@ -14,8 +14,9 @@ Conversions (``cast``), chosen once here and mirrored by the hardware:
 
 * int/fixed -> int/fixed: align the binary point (dropping fraction bits
   rounds toward -inf, i.e. an arithmetic shift), then wrap to the target width.
-* float -> int/fixed: truncate ``value * 2**fracs`` toward zero, then wrap
-  modulo ``2**bits``; NaN and ±inf give 0.
+* float -> int/fixed: truncate ``value * 2**fracs`` toward zero and saturate
+  to the target range (±inf saturate too); NaN gives 0. This matches
+  ``primitives.float.FPToInt``.
 * int/fixed -> float and float -> float: round to nearest, ties to even, with
   subnormals; overflow gives ±inf.
 * Integer division by zero: quotient all ones (-1, wrapped), remainder = dividend
@@ -31,6 +32,8 @@ from array import array
 import numpy as np
 
 from .types import AlloType, Fixed, Float, Index, Int, UFixed, UInt, Struct
+
+float64_t = Float(64, 52)
 
 __all__ = [
     "int_range", "wrap", "cast", "round_float", "to_raw", "from_raw", "numpy_dtype",
@@ -153,13 +156,12 @@ def cast(v, src: AlloType, dst: AlloType):
         return round_dyadic(v, -f, dst.bits - dst.fracs - 1, dst.fracs) if v else 0.0
     fd = dst.fracs if isinstance(dst, (Fixed, UFixed)) else 0
     if isinstance(src, Float):
-        if v != v or v in (math.inf, -math.inf):
+        if v != v:
             return 0
-        if fd:
-            v = math.ldexp(v, fd)  # exact (power-of-two scaling) unless overflow
-            if v in (math.inf, -math.inf):
-                return 0
-        return wrap(int(v), dst)  # int() truncates toward zero, exactly
+        lo, hi = int_range(dst)
+        if v in (math.inf, -math.inf):
+            return hi if v > 0 else lo
+        return max(lo, min(hi, int(math.ldexp(v, fd))))  # int() truncates toward zero
     fs = src.fracs if isinstance(src, (Fixed, UFixed)) else 0
     if fd > fs:
         v = v << (fd - fs)
@@ -285,11 +287,10 @@ def to_raw(values, t: AlloType) -> list:
         return [round_float(x, t) for x in flat]
     if isinstance(t, (Fixed, UFixed)):
         if arr.dtype.kind == "f":
-            scaled = arr.astype(np.float64).ravel() * float(2**t.fracs)
-            return [wrap(int(x), t) if math.isfinite(x) else 0 for x in scaled.tolist()]
+            return [cast(x, float64_t, t) for x in arr.astype(np.float64).ravel().tolist()]
         return [wrap(int(x) << t.fracs, t) for x in arr.ravel().tolist()]
     if arr.dtype.kind == "f":
-        return [wrap(int(x), t) if math.isfinite(x) else 0 for x in arr.ravel().tolist()]
+        return [cast(x, float64_t, t) for x in arr.astype(np.float64).ravel().tolist()]
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     return [wrap(int(x), t) for x in arr.ravel().tolist()]

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Signal, Value, Const, Cat, Mux, unsigned, signed
+from amaranth.hdl import Signal, Value, Const, Cat, Mux
 
 
 def check_latency(latency, supported, cls):
@@ -37,20 +37,38 @@ class Stages:
     def cut(self, **values):
         i = self.index
         self.index += 1
-        if i not in self._cuts:
-            return SimpleNamespace(**values)
+        registered = i in self._cuts
         out = {}
         for name, value in values.items():
             value = Value.cast(value)
-            reg = Signal(value.shape(), name=f"{self._prefix}p{i}_{name}")
-            with self._m.If(self._en):
-                self._m.d.sync += reg.eq(value)
-            out[name] = reg
+            if len(value) == 0:
+                out[name] = Const(0, 0)
+                continue
+            if not registered and isinstance(value, (Signal, Const)):
+                out[name] = value
+                continue
+            kind = "r" if registered else "w"
+            sig = Signal(value.shape(), name=f"{self._prefix}{kind}{i}_{name}")
+            if registered:
+                with self._m.If(self._en):
+                    self._m.d.sync += sig.eq(value)
+            else:
+                self._m.d.comb += sig.eq(value)
+            out[name] = sig
         return SimpleNamespace(**out)
 
 
-def unpack(fmt, bits):
-    """Field view of a float bit pattern (all combinational)."""
+def wire(m, value, name):
+    """Materialize ``value`` as a named combinational signal (Amaranth re-emits an
+    expression at each use; a signal is computed once)."""
+    value = Value.cast(value)
+    sig = Signal(value.shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
+
+
+def unpack(m, fmt, bits, name="u"):
+    """Field view of a float bit pattern (combinational signals named ``<name>_*``)."""
     E, M = fmt.exp_bits, fmt.man_bits
     bits = Value.cast(bits)
     u = SimpleNamespace()
@@ -69,6 +87,8 @@ def unpack(fmt, bits):
     u.sig = Cat(u.man, u.hidden)                  # M+1 bits
     u.eff_exp = Cat(u.exp[0] | exp_zero, u.exp[1:])  # max(exp, 1): subnormals scale like exp 1
     u.mag = bits[:E + M]
+    for field in ("is_zero", "is_sub", "is_inf", "is_nan", "is_finite", "sig", "eff_exp"):
+        setattr(u, field, wire(m, getattr(u, field), f"{name}_{field}"))
     return u
 
 
@@ -76,7 +96,7 @@ def canonical_nan(fmt):
     return Const(fmt.canonical_nan, fmt.width)
 
 
-def lzc(value):
+def lzc(m, value, name="lzc"):
     """Count leading zeros of ``value`` (a tree of 2:1 muxes). Returns a Value of width
     ``ceil(log2(len+1))``; an all-zero input gives ``len(value)``."""
     value = Value.cast(value)
@@ -87,21 +107,23 @@ def lzc(value):
     # Pad with ones at the bottom: the count never exceeds n.
     padded = Cat(Const((1 << (p - n)) - 1, p - n), value) if p > n else value
 
-    def rec(v):
-        # returns (all_zero, count) with count of width log2(len(v))
-        if len(v) == 1:
-            return ~v[0], Const(0, 0)
-        h = len(v) // 2
-        zl, cl = rec(v[:h])
-        zh, ch = rec(v[h:])
-        if len(ch) == 0:
-            return zl & zh, zh
-        return zl & zh, Cat(Mux(zh, cl, ch), zh)
-
-    zero, count = rec(padded)
+    # Level by level: (all_zero, count) of each 2**k-bit group, as signals.
+    padded = wire(m, padded, f"{name}_in")
+    groups = [(~padded[j], Const(0, 0)) for j in range(p)]
+    level = 0
+    while len(groups) > 1:
+        nxt = []
+        for j in range(0, len(groups), 2):
+            (zl, cl), (zh, ch) = groups[j], groups[j + 1]
+            z = wire(m, zl & zh, f"{name}_z{level}_{j // 2}")
+            c = zh if len(ch) == 0 else Cat(Mux(zh, cl, ch), zh)
+            nxt.append((z, wire(m, c, f"{name}_c{level}_{j // 2}")))
+        groups = nxt
+        level += 1
+    zero, count = groups[0]
     if p == n:
-        # all-zero input: count is p-1 with zero set; add it as the top bit.
-        return Mux(zero, Const(n, len(Const(n))), count)
+        # all-zero input: count is p-1 with zero set; make it n.
+        return wire(m, Mux(zero, Const(n, len(Const(n))), count), f"{name}_count")
     return count
 
 
@@ -121,21 +143,95 @@ def clamp_unsigned(value, limit):
     value = Value.cast(value)
     if limit >= (1 << len(value)) - 1:
         return value
-    return Mux(value > limit, Const(limit, len(value)), value)
+    width = max(1, limit.bit_length())
+    return Mux(value > limit, Const(limit, width), value[:width])
+
+
+def _lzc_groups(m, value, group, name):
+    """First half of a two-step leading-zero count: per ``group``-bit slice (from the
+    top), an all-zero flag and the count within the slice. The value is padded with
+    ones at the bottom to a multiple of ``group``."""
+    value = Value.cast(value)
+    n = len(value)
+    pad = -n % group
+    padded = Cat(Const((1 << pad) - 1, pad), value) if pad else value
+    ng = len(padded) // group
+    zeros, counts = [], []
+    for j in range(ng):                              # j = 0 is the most significant
+        g = padded[len(padded) - (j + 1) * group:len(padded) - j * group]
+        zeros.append(g == 0)
+        counts.append(lzc(m, g, f"{name}_g{j}")[:max(1, (group - 1).bit_length())])
+    return Cat(*zeros), Cat(*counts)
+
+
+def _lzc_combine(m, zeros, counts, group, width, name):
+    """Second half: the count of the first non-zero slice plus ``group`` per zero slice
+    before it (``width`` when everything is zero). One-hot select, no priority chain."""
+    ng = len(zeros)
+    cw = len(counts) // ng
+    iw = max(1, (ng - 1).bit_length())
+    hot = []
+    for j in range(ng):                              # slice j is the first non-zero one
+        before = zeros[:j].all() if j else Const(1)
+        hot.append(wire(m, ~zeros[j] & before, f"{name}_hot{j}"))
+    cnt = Const(0, cw)
+    idx = Const(0, iw)
+    for j in range(ng):
+        cnt = cnt | (counts[j * cw:(j + 1) * cw] & hot[j].replicate(cw))
+        idx = idx | (Const(j, iw) & hot[j].replicate(iw))
+    total = Cat(cnt, idx) if group > 1 else idx
+    return Mux(zeros.all(), Const(width, max(width.bit_length(), len(total))), total)
+
+
+def _split_amount(amount):
+    """Split a shift amount into high and low parts (two shift stages)."""
+    amount = Value.cast(amount)
+    k = (len(amount) + 1) // 2
+    hi = Cat(Const(0, k), amount[k:]) if len(amount) > k else Const(0, 1)
+    return hi, amount[:k]
+
+
+def nr_limits(m, e1, W, fmt, may_underflow=True):
+    """The shift limits of :func:`normalize_round` for a W-bit significand, which only
+    depend on the exponent ``e1``: ``(marker, under, rsh)``. A unit that knows ``e1``
+    early computes them in an earlier stage and passes them as ``limits``."""
+    e1 = Value.cast(e1)
+    if not e1.shape().signed:
+        e1 = Cat(e1, Const(0, 1)).as_signed()
+    ew = max(len(e1), fmt.exp_bits + 2) + 1
+    e1m1 = wire(m, (e1 - 1).as_signed(), "nr_e1m1")
+    if may_underflow:
+        under = e1 < 1
+        rsh = clamp_unsigned((1 - e1)[:ew].as_unsigned(), W)
+    else:
+        under = Const(0)
+        rsh = Const(0, 1)
+    # One-hot decode of lim = max(e1 - 1, 0) (no bit when lim >= W).
+    marker = Cat(*[(e1m1 == W - 1 - j) | ((e1m1 < 0) if j == W - 1 else Const(0))
+                   for j in range(W)])
+    return marker, under, rsh
 
 
 def normalize_round(stages, fmt, *, sign, p, e1, sticky, special, special_value,
-                    may_underflow=True):
-    """Normalize, denormalize and round to ``fmt``, in three boundary steps.
+                    may_underflow=True, limits=None):
+    """Normalize, denormalize and round to ``fmt``, over seven boundary steps.
 
     ``p`` is an unsigned significand of width W >= M+2 whose bit W-1 has the weight
     ``2**(e1 - bias)`` (``e1``: signed biased exponent); ``sticky`` says that nonzero
     bits were dropped below ``p``'s LSB. If ``special`` is set, ``special_value`` is the
     result. A zero ``p`` (with zero sticky) gives a signed zero.
 
-    Calls ``stages.cut`` three times (after the shift-amount step, after the shift,
-    after rounding) and returns the final result Value (``fmt.width`` bits).
+    Calls ``stages.cut`` seven times: after the shift limits (from ``e1`` only), the
+    per-slice leading-zero counts, the full count, the coarse shift, the fine shift,
+    the round-up decision, and the packed result (returned, ``fmt.width`` bits).
+
+    The left shift is limited so that the exponent does not fall below 1 (the
+    result is then subnormal): a marker bit at position ``W-1-lim`` is ORed into the
+    leading-zero counter's input, so the count stops there without a comparator.
+    Results with ``e1 < 1`` are shifted right instead (denormalized), with sticky.
+    ``limits`` may carry :func:`nr_limits` computed earlier by the caller.
     """
+    m = stages._m
     E, M = fmt.exp_bits, fmt.man_bits
     p = Value.cast(p)
     W = len(p)
@@ -144,44 +240,79 @@ def normalize_round(stages, fmt, *, sign, p, e1, sticky, special, special_value,
     if not e1.shape().signed:
         e1 = Cat(e1, Const(0, 1)).as_signed()
     ew = max(len(e1), E + 2) + 1
+    G = 8
 
-    # Step 1: shift amounts.
-    z = lzc(p)
-    e1m1 = (e1 - 1).as_signed()
-    zero = (p == 0)
+    # N0: shift limits, from the exponent only (or precomputed by the caller).
+    if limits is None:
+        limits = nr_limits(m, e1, W, fmt, may_underflow)
+    marker, under, rsh = limits
+    s = stages.cut(sign=sign, p=p, marker=marker, e1=e1, sticky=sticky, special=special,
+                   special_value=special_value, under=under, rsh=rsh)
+
+    # N1: leading zeros per slice, stopping at the marker.
+    zeros, counts = _lzc_groups(m, s.p | s.marker, G, "nr_lzc")
+    s = stages.cut(sign=s.sign, p=s.p, zeros=zeros, counts=counts, e1=s.e1, sticky=s.sticky,
+                   special=s.special, special_value=s.special_value, under=s.under, rsh=s.rsh)
+
+    # N2: full leading-zero count = left shift amount.
+    lsh = _lzc_combine(m, s.zeros, s.counts, G, W, "nr_lzc")
+    s = stages.cut(sign=s.sign, p=s.p, lsh=lsh, e1=s.e1, sticky=s.sticky, special=s.special,
+                   special_value=s.special_value, under=s.under, rsh=s.rsh,
+                   zero=(s.p == 0) & ~s.sticky)
+
+    # N3: coarse shift (high bits of the amounts); exponent of the normalized result.
+    lhi, llo = _split_amount(s.lsh)
+    left = (s.p << lhi)[:W]
     if may_underflow:
-        under = e1 < 1
-        rsh = clamp_unsigned((1 - e1)[:ew].as_unsigned(), W)
+        rhi, rlo = _split_amount(s.rsh)
+        right, rst = shift_right_sticky(s.p, rhi)
+        val = Mux(s.under, right, left)
+        lo = Mux(s.under, rlo, llo)
     else:
-        under = Const(0)
-        rsh = Const(0, 1)
-    lim = Mux(e1m1 < 0, 0, e1m1)[:ew].as_unsigned()
-    lsh = Mux(lim < z, lim, z)[:len(z)]
-    s = stages.cut(sign=sign, p=p, e1=e1, sticky=sticky, special=special,
-                   special_value=special_value, under=under, rsh=rsh, lsh=lsh, zero=zero)
+        val, lo, rst = left, llo, Const(0)
+    e_n = wire(m, s.e1 - s.lsh, "nr_exp")
+    s = stages.cut(sign=s.sign, val=val, lo=lo, under=s.under, sticky=s.sticky | (s.under & rst),
+                   e_n=e_n[:E + 1].as_unsigned(), ovf=~s.under & (e_n >= fmt.exp_max),
+                   zero=s.zero, special=s.special, special_value=s.special_value)
 
-    # Step 2: shift.
-    rshifted, rsticky = shift_right_sticky(s.p, s.rsh) if may_underflow else (s.p, Const(0))
-    lshifted = (s.p << s.lsh)[:W]
-    n = Mux(s.under, rshifted, lshifted)
-    nst = s.sticky | (s.under & rsticky)
-    exp_n = Mux(s.under | ~n[W - 1], 0, (s.e1 - s.lsh))
-    ovf = ~s.under & (s.e1 - s.lsh >= fmt.exp_max)
-    kept = n[W - M - 1:W]
-    guard = n[W - M - 2]
-    st = nst | (n[:W - M - 2].any() if W - M - 2 > 0 else Const(0))
-    s = stages.cut(sign=s.sign, exp_n=exp_n[:E], ovf=ovf, kept=kept, guard=guard, st=st,
-                   zero=s.zero & ~s.sticky, special=s.special, special_value=s.special_value)
+    # N4: fine shift.
+    if may_underflow:
+        right, rst = shift_right_sticky(s.val, s.lo)
+        n = wire(m, Mux(s.under, right, (s.val << s.lo)[:W]), "nr_norm")
+        st = s.sticky | (s.under & rst)
+    else:
+        n = wire(m, (s.val << s.lo)[:W], "nr_norm")
+        st = s.sticky
+    exp_n = Mux(s.under | ~n[W - 1], 0, s.e_n[:E])
+    low = n[:W - M - 2] if W - M - 2 > 0 else Const(0, 1)
+    s = stages.cut(sign=s.sign, exp_n=exp_n, ovf=s.ovf, kept=n[W - M - 1:W],
+                   guard=n[W - M - 2], low=low, st=st, zero=s.zero, special=s.special,
+                   special_value=s.special_value)
 
-    # Step 3: round and pack.
-    up = s.guard & (s.st | s.kept[0])
-    packed = (Cat(s.kept[:M], s.exp_n) + up)[:E + M]
+    # N5: round-up decision (round to nearest, ties to even).
+    up = s.guard & (s.st | s.low.any() | s.kept[0])
+    s = stages.cut(sign=s.sign, body=Cat(s.kept[:M], s.exp_n), up=up, ovf=s.ovf, zero=s.zero,
+                   special=s.special, special_value=s.special_value)
+
+    # N6: increment and pack (a carry out of the fraction bumps the exponent; out of
+    # the largest exponent gives the infinity pattern).
+    packed = wire(m, (s.body + s.up)[:E + M], "nr_packed")
     res = Mux(s.special, s.special_value,
           Mux(s.ovf, Cat(Const(0, M), Const(fmt.exp_max, E), s.sign),
           Mux(s.zero, Cat(Const(0, E + M), s.sign),
               Cat(packed, s.sign))))
     s = stages.cut(res=res)
     return s.res
+
+
+#: Number of boundaries :func:`normalize_round` has.
+NR_STEPS = 7
+
+
+def priority_cuts(order):
+    """``{latency: boundaries}`` registering the first ``latency`` boundaries of
+    ``order`` (a priority list of boundary indices; the output boundary first)."""
+    return {n: tuple(sorted(order[:n])) for n in range(len(order) + 1)}
 
 
 def partial_products(a, b, chunk=18):
@@ -197,7 +328,71 @@ def partial_products(a, b, chunk=18):
 
 
 def sum_partial_products(parts, width):
-    total = Const(0, width)
-    for p, sh in parts:
-        total = total + (Cat(Const(0, sh), p) if sh else p)
-    return total[:width]
+    """Add shifted partial products. Products that do not overlap are concatenated into
+    one row (no adder); the rows are added by a balanced tree."""
+    rows = []                                       # each: list of (value, shift), sorted
+    for p, sh in sorted(parts, key=lambda x: x[1]):
+        for row in rows:
+            last, lsh = row[-1]
+            if lsh + len(last) <= sh:
+                row.append((p, sh))
+                break
+        else:
+            rows.append([(p, sh)])
+    values = []
+    for row in rows:
+        pieces, pos = [], 0
+        for p, sh in row:
+            if sh > pos:
+                pieces.append(Const(0, sh - pos))
+            pieces.append(p)
+            pos = sh + len(p)
+        values.append(Cat(*pieces))
+    while len(values) > 1:
+        values = [(values[j] + values[j + 1]) if j + 1 < len(values) else values[j]
+                  for j in range(0, len(values), 2)]
+    return values[0][:width]
+
+
+def recurrence_cuts(front, steps, back, steps_per_stage):
+    """Boundary indices for a unit with ``front`` always-registered boundaries, then one
+    boundary after each of ``steps`` recurrence steps (registered every
+    ``steps_per_stage`` steps and after the last), then the boundaries of
+    :func:`normalize_round` of which those in ``back`` (offsets) are registered."""
+    cuts = list(range(front))
+    for i in range(steps):
+        if (i + 1) % steps_per_stage == 0 or i == steps - 1:
+            cuts.append(front + i)
+    cuts += [front + steps + j for j in back]
+    return tuple(cuts)
+
+
+def recurrence_latencies(front, steps, back):
+    """``{latency: steps_per_stage}`` for every distinct latency (smallest k wins)."""
+    table = {}
+    for k in range(steps, 0, -1):
+        table[front + len(back) + -(-steps // k)] = k
+    return table
+
+
+def signed_less(ua, ub):
+    """``a < b`` treating ``-0 < +0`` and ignoring NaN (a total order on non-NaN patterns)."""
+    return Mux(ua.sign != ub.sign, ua.sign,
+               Mux(ua.sign, ua.mag > ub.mag, ua.mag < ub.mag))
+
+
+def drive_output(m, en, latency, port, value):
+    if latency == 0:
+        m.d.comb += port.eq(value)
+    else:
+        with m.If(en):
+            m.d.sync += port.eq(value)
+
+
+def check_int(width, signed, cls):
+    if not isinstance(width, int) or isinstance(width, bool):
+        raise TypeError(f"{cls.__name__} width must be an integer, not {width!r}")
+    if not 1 <= width <= 64:
+        raise ValueError(f"{cls.__name__} width must be in 1..64, not {width}")
+    if not isinstance(signed, bool):
+        raise TypeError(f"{cls.__name__} signed must be a bool, not {signed!r}")

@@ -62,7 +62,10 @@ def test_casts_int_fixed_float():
     assert N.cast(-2.75, float32, Int(8)) == -2  # float -> int truncates toward zero
     assert N.cast(-2.75, float32, Fixed(8, 1)) == -5  # -2.5 (toward zero)
     assert N.cast(math.nan, float32, Int(8)) == 0
-    assert N.cast(300.0, float32, UInt(8)) == 44  # wraps modulo 2**8
+    assert N.cast(300.0, float32, UInt(8)) == 255  # saturates, like FPToInt
+    assert N.cast(-300.0, float32, Int(8)) == -128
+    assert N.cast(-5.0, float32, UInt(8)) == 0
+    assert N.cast(math.inf, float32, Int(8)) == 127
     assert N.cast(3, UFixed(4, 2), float32) == 0.75
 
 

@@ -32,7 +32,7 @@ async def stream(dut):
     for i in range(len(en_values)):
         await falling
         for rec, handle in lists:
-            rec.append(handle.value.to_unsigned())
+            rec.append(int(handle.value))
         for handle, values in items:
             handle.value = values[i]
         en.value = en_values[i]
