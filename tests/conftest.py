@@ -18,3 +18,11 @@ def line_of(fn, snippet: str) -> int:
         if snippet in text:
             return first + k
     raise AssertionError(f"{snippet!r} not in {fn.__name__}")
+
+
+def pytest_addoption(parser):
+    """Options of tests/fuzz (here: pytest only reads options from initial conftests)."""
+    group = parser.getgroup("fuzz", "random kernel differential tests (tests/fuzz)")
+    group.addoption("--fuzz-count", type=int, default=None,
+                    help="random kernels per fuzz test (default 20)")
+    group.addoption("--fuzz-seed", type=int, default=None, help="first fuzz seed (default 0)")

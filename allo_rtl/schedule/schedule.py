@@ -241,11 +241,11 @@ class Schedule:
 
             return compile_module(self.module)
         if target == "rtl":
-            raise AlloError(
-                "the RTL target is not available yet in this version of allo_rtl",
-                _caller_loc(),
-                "use s.build(target='sim') (the bit-exact interpreter), or set "
-                "ALLO_RTL_TARGET=sim for the whole run")
+            from ..rtl import RTLModule
+
+            opts = {k: kwargs[k] for k in ("trace", "max_cycles", "progress", "name", "cache_dir")
+                    if k in kwargs}
+            return RTLModule(self.module, **opts)
         if target in _VENDOR:
             raise AlloError(f"target {target!r} is a vendor/Allo backend that allo_rtl does not "
                             "have", _caller_loc(),

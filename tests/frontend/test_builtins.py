@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 import allo_rtl as allo
+from tests.kernel_check import build
 from allo_rtl.ir.types import float32, float64, int32, int8
 
 
-def sim(fn):
-    return allo.customize(fn).build(target="sim")
+def sim(fn, **kw):
+    return build(fn, **kw)
 
 
 @pytest.fixture

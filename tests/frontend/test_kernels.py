@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import allo_rtl as allo
+from tests.kernel_check import build
 from allo_rtl.ir.types import (
     Fixed, Int, UInt, float32, float64, int8, int16, int32, int64, uint8, uint16, index,
 )
@@ -40,7 +41,7 @@ def wrap(x, t):
 
 
 def sim(fn, **kw):
-    return allo.customize(fn, **kw).build(target="sim")
+    return build(fn, **kw)
 
 
 # ------------------------------------------------------------------ elementwise / types
@@ -108,7 +109,7 @@ def k(A: T[8], B: T[8]) -> T[8]:
 """
     s = allo.customize(src, global_vars={"T": T})
     A, B = rand(rng, T, 8), rand(rng, T, 8)
-    out = s.build(target="sim")(A, B)
+    out = build(s)(A, B)
     a, b = A.astype(np.int64), B.astype(np.int64) & 3
     ref = {"&": a & b, "|": a | b, "^": a ^ b, "<<": a << b, ">>": a >> b}[op]
     np.testing.assert_array_equal(out, wrap(ref, T))
@@ -129,7 +130,7 @@ def k(A: T[16], B: T[16]) -> T[16]:
 """
     A = rng.integers(-100, 100, 16).astype(np_dtype(T))
     B = rng.integers(1, 9, 16).astype(np_dtype(T)) * rng.choice([-1, 1], 16).astype(np_dtype(T))
-    out = allo.customize(src, global_vars={"T": T}).build(target="sim")(A, B)
+    out = build(allo.customize(src, global_vars={"T": T}))(A, B)
     np.testing.assert_array_equal(out, ref(A.astype(np.float64), B.astype(np.float64)).astype(np.int64))
 
 
@@ -435,8 +436,8 @@ def test_names_resolved_at_customize_time():
     s4 = allo.customize(k)
     M = 6  # noqa: F841 - rebinding changes the next customize
     s6 = allo.customize(k)
-    assert s4.build(target="sim")(np.zeros(4, np.int32)).tolist() == [4] * 4
-    assert s6.build(target="sim")(np.zeros(6, np.int32)).tolist() == [6] * 6
+    assert build(s4)(np.zeros(4, np.int32)).tolist() == [4] * 4
+    assert build(s6)(np.zeros(6, np.int32)).tolist() == [6] * 6
 
 
 def test_constexpr_with_python_helper():
@@ -565,7 +566,7 @@ def test_calls_subviews_scalars_multi_return():
     assert set(s.module.funcs) == {"pair", "row_sum", "callee_add", "top"}
     rs = A.sum(axis=1)
     ref = (rs + np.arange(4)) * 10 + (rs - np.arange(4)) + 1
-    np.testing.assert_array_equal(s.build(target="sim")(A, B), ref)
+    np.testing.assert_array_equal(build(s)(A, B), ref)
 
 
 def test_nested_def_and_void_callee_writes_in_place():
@@ -639,9 +640,9 @@ def test_template_311_style_with_instantiate_and_call_site():
     X = np.ones(8, dtype=np.float32)
     ref = X * 2
     ref[:4] += A * 3
-    np.testing.assert_array_equal(s.build(target="sim")(A, X), ref)
+    np.testing.assert_array_equal(build(s)(A, X), ref)
     s2 = allo.customize(scale, instantiate=[int32, 4])
-    assert s2.build(target="sim")(A, 5).tolist() == (A * 5).tolist()
+    assert build(s2)(A, 5).tolist() == (A * 5).tolist()
 
 
 # ------------------------------------------------------------------ plain-python execution

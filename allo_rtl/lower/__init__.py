@@ -1,0 +1,73 @@
+"""Lowering: kernel IR -> Amaranth components -> Verilog.
+
+Data flow: :mod:`prepare` (memory effects as explicit loops) -> :mod:`cfg`
+(basic blocks, terminator trees, threading) -> :mod:`dag` (per-block operation
+schedule) -> :mod:`kernel` (FSM + datapath component per function) ->
+:mod:`top` (wrapper with the argument memories, Verilog).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..ir.nodes import Module
+from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
+from .prepare import prepare_module
+from .top import TopWrapper, design_spec, emit_verilog, host_memories
+
+__all__ = ["lower_design", "LoweredDesign", "KernelComponent", "MemPortSignature", "TopWrapper"]
+
+
+@dataclass
+class LoweredDesign:
+    """The result of lowering a module: per-function lowering, the wrapper, its Verilog."""
+
+    module: Module  # the prepared IR
+    funcs: dict  # name -> LoweredFunction
+    top: LoweredFunction
+    name: str
+    verilog: str
+    spec: object  # testbench.spec.DesignSpec
+    seconds: dict = field(default_factory=dict)
+
+    def component(self) -> KernelComponent:
+        """A fresh Amaranth component of the top kernel (for use in a user's design)."""
+        return KernelComponent(self.top)
+
+    def host_memories(self):
+        return host_memories(self.top)
+
+    def summary(self) -> dict:
+        """Ports, memories, submodules and states, for reports."""
+        spec = self.spec
+        return {
+            "top": self.name,
+            "memories": [{"name": m.name, "width": m.width, "depth": m.depth}
+                         for m in spec.memories],
+            "scalar_inputs": [{"name": p.name, "width": p.width} for p in spec.scalar_inputs],
+            "scalar_outputs": [{"name": p.name, "width": p.width} for p in spec.scalar_outputs],
+            "functions": [{
+                "name": lf.name, "states": lf.nstates,
+                "calls": [leaf.call.callee for _, leaf, _ in lf.calls],
+                "local_memories": [{"name": b.name, "kind": b.kind, "width": b.type.bits,
+                                    "depth": b.depth} for b in lf.bufs.values()
+                                   if b.kind in ("local", "rom")],
+                "blocks": [{"name": n, "cycles": c} for n, c in lf.cycles_summary()],
+            } for lf in self.funcs.values()],
+        }
+
+
+def lower_design(module: Module, name: str | None = None) -> LoweredDesign:
+    """Lower an IR module (as produced by the frontend/schedule) to Verilog."""
+    t0 = time.perf_counter()
+    prepared = prepare_module(module)
+    funcs = lower_functions(prepared)
+    top = funcs[prepared.top]
+    t1 = time.perf_counter()
+    name = name or f"{prepared.top}_top"
+    wrapper = TopWrapper(top)
+    text = emit_verilog(wrapper, name)
+    t2 = time.perf_counter()
+    return LoweredDesign(prepared, funcs, top, name, text, design_spec(top, name),
+                         {"schedule": t1 - t0, "verilog": t2 - t1})

@@ -1,0 +1,530 @@
+"""A kernel function as an Amaranth component: FSM + datapath + memories.
+
+Interface (:class:`KernelComponent`, one documented protocol everywhere):
+
+* ``start`` (in): sampled while the kernel is idle; the scalar inputs are
+  sampled in the same cycle (they need not be held afterwards).
+* ``done`` (out): a one-cycle pulse in the kernel's last cycle. Scalar results
+  ``ret<k>`` are valid in that cycle. Memory writes issued in the ``done`` cycle
+  land at its closing edge. ``start`` may be raised again in the next cycle.
+* per tensor parameter ``<name>`` and tensor result ``ret<k>``: a memory port set
+  (:class:`MemPortSignature`): ``raddr``/``ren`` (out) with ``rdata`` (in) one
+  cycle later, and ``waddr``/``wdata``/``wen`` (out). The owner of the memory
+  (caller or top-level wrapper) connects it; one read and one write per cycle.
+* scalar parameter ``<name>`` (in) and scalar result ``ret<k>`` (out).
+
+Internally: state 0 is idle; every basic block owns one state per scheduled
+cycle (:mod:`dag`); every call site owns a wait state and a submodule instance
+of the callee's component, which drives the caller's memories (through port
+multiplexers, with the subview offset added) while the caller waits.
+Scalar variables are registers; local tensors are :class:`amaranth.lib.memory.Memory`
+(read latency 1; constant tensors are ROMs).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, unsigned
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..errors import AlloError
+from ..ir.nodes import BufRef, Decl, For, Function, Module as IRModule, walk_stmts
+from ..ir.types import Index
+from . import ops
+from .cfg import build_cfg
+from .dag import schedule_block
+from .prepare import ret_name
+
+__all__ = ["MemPortSignature", "KernelComponent", "LoweredFunction", "lower_functions",
+           "addr_width"]
+
+RESERVED = {"start", "done", "clk", "rst"}
+
+
+def addr_width(depth: int) -> int:
+    return max(1, (depth - 1).bit_length())
+
+
+class MemPortSignature(wiring.Signature):
+    """A kernel's port to a memory it does not own: a read port with one cycle of latency
+    (``raddr``/``ren`` out, ``rdata`` in) and a write port (``waddr``/``wdata``/``wen`` out)."""
+
+    def __init__(self, addr_bits: int, data_bits: int):
+        self.addr_bits, self.data_bits = addr_bits, data_bits
+        super().__init__({
+            "raddr": Out(addr_bits), "ren": Out(1), "rdata": In(data_bits),
+            "waddr": Out(addr_bits), "wdata": Out(data_bits), "wen": Out(1),
+        })
+
+    def __eq__(self, other):
+        return (isinstance(other, MemPortSignature) and other.addr_bits == self.addr_bits
+                and other.data_bits == self.data_bits)
+
+    def __hash__(self):
+        return hash((self.addr_bits, self.data_bits))
+
+
+class BufInfo:
+    """A tensor of a function: its shape, element type, flat depth and port/memory kind."""
+
+    def __init__(self, name, shape, type_, kind, init=None):
+        self.name, self.shape, self.type, self.kind, self.init = name, tuple(shape), type_, kind, init
+        self.depth = int(np.prod(self.shape)) if self.shape else 1
+        self.aw = addr_width(self.depth)
+
+
+def port_name(name: str) -> str:
+    """Port name of a kernel parameter (avoids the control port names)."""
+    return f"arg_{name}" if name in RESERVED or name.startswith("ret") else name
+
+
+class LoweredFunction:
+    """Everything about one function that does not depend on the instance: its blocks,
+    schedules, state numbering, and component signature."""
+
+    def __init__(self, f: Function, funcs: dict):
+        self.f = f
+        self.name = f.name
+        self.funcs = funcs  # already-lowered callees
+        self.var_types: dict = {}
+        self.bufs: dict = {}
+        for p in f.params:
+            if p.is_tensor:
+                self.bufs[p.name] = BufInfo(p.name, p.shape, p.type, "param")
+            else:
+                self.var_types[p.name] = p.type
+        for k, r in enumerate(f.results):
+            if r.is_tensor:
+                self.bufs[ret_name(k)] = BufInfo(ret_name(k), r.shape, r.type, "ret")
+        for s in walk_stmts(f.body):
+            if isinstance(s, Decl):
+                if s.shape:
+                    if s.name not in self.bufs:
+                        kind = "rom" if s.const else "local"
+                        self.bufs[s.name] = BufInfo(s.name, s.shape, s.type, kind,
+                                                    s.init if s.const else None)
+                else:
+                    self.var_types[s.name] = s.type
+            elif isinstance(s, For):
+                self.var_types[s.var] = Index()
+        self._check_types(f)
+        self.blocks = build_cfg(f, self.var_types)
+        self.scheds = _reachable_scheds([schedule_block(b, self) for b in self.blocks])
+        # state numbering: 0 = idle, then the cycles of each block, then call waits
+        self.block_state: dict = {}
+        n = 1
+        for s in self.scheds:
+            self.block_state[s.block.id] = n
+            n += s.length
+        self.calls = []  # (sched, leaf, state)
+        for s in self.scheds:
+            for leaf in s.leaves:
+                if leaf.kind == "call":
+                    self.calls.append((s, leaf, n))
+                    n += 1
+        self.nstates = n
+        self.signature = self._signature()
+
+    # -- used by the block scheduler
+    def buf_info(self, buf: str):
+        b = self.bufs[buf]
+        return b.shape, b.type, b.aw
+
+    def _check_types(self, f):
+        for name, t in list(self.var_types.items()) + [(b.name, b.type) for b in self.bufs.values()]:
+            try:
+                ops.shape_of(t)
+            except ops.Unsupported as e:
+                loc = f.loc
+                for s in walk_stmts(f.body):
+                    if isinstance(s, Decl) and s.name == name:
+                        loc = s.loc
+                raise AlloError(f"{e} (variable '{name}' of {f.name})", loc,
+                                "use target='sim' for this kernel until the RTL target "
+                                "supports the type") from None
+
+    def _signature(self):
+        members = {"start": In(1), "done": Out(1)}
+        for p in self.f.params:
+            if p.is_tensor:
+                b = self.bufs[p.name]
+                members[port_name(p.name)] = Out(MemPortSignature(b.aw, p.type.bits))
+            else:
+                members[port_name(p.name)] = In(ops.shape_of(p.type))
+        for k, r in enumerate(self.f.results):
+            if r.is_tensor:
+                b = self.bufs[ret_name(k)]
+                members[f"ret{k}"] = Out(MemPortSignature(b.aw, r.type.bits))
+            else:
+                members[f"ret{k}"] = Out(ops.shape_of(r.type))
+        return wiring.Signature(members)
+
+    def state_count(self) -> int:
+        return self.nstates
+
+    def cycles_summary(self) -> list:
+        """(block name, cycles per visit) for reports."""
+        return [(s.block.name, s.length) for s in self.scheds]
+
+
+def _reachable_scheds(scheds: list) -> list:
+    """Drop blocks that constant-folded branches made unreachable (entry stays first)."""
+    by_id = {s.block.id: s for s in scheds}
+    seen, stack = set(), [scheds[0].block.id]
+    while stack:
+        b = stack.pop()
+        if b in seen:
+            continue
+        seen.add(b)
+        stack.extend(leaf.target.id for leaf in by_id[b].leaves if leaf.target is not None)
+    return [s for s in scheds if s.block.id in seen]
+
+
+class KernelComponent(wiring.Component):
+    """The hardware of one kernel function (see the module docstring for the protocol)."""
+
+    def __init__(self, lowered: LoweredFunction):
+        self._lowered = lowered
+        super().__init__(lowered.signature)
+
+    @property
+    def lowered(self) -> LoweredFunction:
+        return self._lowered
+
+    def elaborate(self, platform):
+        return _Emitter(self._lowered, self).build()
+
+
+class _Handle:
+    """The six signals of a memory as seen by the kernel datapath."""
+
+    def __init__(self, raddr, ren, rdata, waddr=None, wdata=None, wen=None):
+        self.raddr, self.ren, self.rdata = raddr, ren, rdata
+        self.waddr, self.wdata, self.wen = waddr, wdata, wen
+
+
+def _or_tree(vals):
+    """Balanced OR (a left-deep chain would be slow logic and deep recursion in Amaranth)."""
+    vals = list(vals)
+    while len(vals) > 1:
+        vals = [vals[i] | vals[i + 1] if i + 1 < len(vals) else vals[i]
+                for i in range(0, len(vals), 2)]
+    return vals[0]
+
+
+def _or_mux(entries):
+    """AND-OR multiplexer over mutually exclusive (condition, value) pairs."""
+    return _or_tree(Mux(c, v, 0) for c, v in entries)
+
+
+class _Emitter:
+    def __init__(self, lf: LoweredFunction, comp: KernelComponent):
+        self.lf = lf
+        self.c = comp
+        self.m = Module()
+        self.comb: dict = {}  # signal -> [(cond, value)]
+        self.sync: dict = {}
+        self.order: list = []  # signals in first-driven order (deterministic output)
+
+    # -------------------------------------------------------------- drivers
+
+    def drive(self, sig, cond, value, sync=False):
+        d = self.sync if sync else self.comb
+        if id(sig) not in d:  # Amaranth signals are not hashable
+            d[id(sig)] = []
+            self.order.append((sync, sig))
+        d[id(sig)].append((cond, value))
+
+    def finish(self):
+        m = self.m
+        for sync, sig in self.order:
+            entries = (self.sync if sync else self.comb)[id(sig)]
+            if sync:
+                en = _or_tree(c for c, _ in entries)
+                val = entries[0][1] if len(entries) == 1 else _or_mux(entries)
+                with m.If(en):
+                    m.d.sync += sig.eq(val)
+            else:
+                m.d.comb += sig.eq(_or_mux(entries))
+
+    # -------------------------------------------------------------- build
+
+    def build(self):
+        lf, m, c = self.lf, self.m, self.c
+        self.state = Signal(range(max(2, lf.nstates)), name="state")
+        self.is_state = {}
+        self.regs = {}
+        for v, t in lf.var_types.items():
+            self.regs[v] = Signal(ops.shape_of(t), name=f"v_{v}".replace("%", "t_"))
+        self.handles = {}
+        for name, b in lf.bufs.items():
+            if b.kind in ("param", "ret"):
+                port = getattr(c, port_name(name) if b.kind == "param" else
+                               f"ret{name[len('__ret'):]}")
+                self.handles[name] = _Handle(port.raddr, port.ren, port.rdata,
+                                             port.waddr, port.wdata, port.wen)
+            else:
+                init = []
+                if b.kind == "rom" and b.init is not None:
+                    init = [int(x) & ((1 << b.type.bits) - 1) for x in np.asarray(b.init).ravel()]
+                mem = memory.Memory(shape=unsigned(b.type.bits), depth=max(2, b.depth), init=init)
+                m.submodules[f"mem_{name}"] = mem
+                rp = mem.read_port()
+                if b.kind == "rom":
+                    self.handles[name] = _Handle(rp.addr, rp.en, rp.data)
+                else:
+                    wp = mem.write_port()
+                    self.handles[name] = _Handle(rp.addr, rp.en, rp.data, wp.addr, wp.data, wp.en)
+        # idle: wait for start, sample scalar arguments
+        go = Signal(name="go")
+        m.d.comb += go.eq(self.st(0) & c.start)
+        entry = lf.block_state[lf.scheds[0].block.id]
+        for p in lf.f.params:
+            if not p.is_tensor:
+                self.drive(self.regs[p.name], go, getattr(c, port_name(p.name)), sync=True)
+        self.drive(self.state, go, Const(entry, len(self.state)), sync=True)
+        self.instances = []
+        for idx, (s, leaf, st) in enumerate(lf.calls):
+            callee = lf.funcs[leaf.call.callee]
+            inst = KernelComponent(callee)
+            m.submodules[f"call{idx}_{callee.name}"] = inst
+            self.instances.append(inst)
+        call_index = {id(leaf): i for i, (_, leaf, _) in enumerate(lf.calls)}
+        for s in lf.scheds:
+            self.block(s, call_index)
+        for idx, (s, leaf, st) in enumerate(lf.calls):
+            self.call_wait(idx, s, leaf, st)
+        self.finish()
+        return m
+
+    def st(self, k: int):
+        if k not in self.is_state:
+            sig = Signal(name=f"st{k}")
+            self.m.d.comb += sig.eq(self.state == k)
+            self.is_state[k] = sig
+        return self.is_state[k]
+
+    # -------------------------------------------------------------- values
+
+    def block(self, s, call_index):
+        lf = self.lf
+        base = lf.block_state[s.block.id]
+        bname = s.block.name
+        combv, tmpv = {}, {}
+
+        def comb(n):
+            if n in combv:
+                return combv[n]
+            if n.kind == "op":
+                ir = n.ir.inner if hasattr(n.ir, "inner") else n.ir
+                args = [val(a, n.cycle) for a in n.args]
+                try:
+                    v = ops.comb_op(ir, args)
+                except ops.Unsupported as e:
+                    raise AlloError(str(e), getattr(ir, "loc", None) or lf.f.loc,
+                                    "use target='sim' for this kernel for now") from None
+                shape = ops.shape_of(n.type)
+            elif n.kind == "addr":
+                strides, aw, shape_ = n.extra
+                terms = []
+                for a, stv in zip(n.args, strides):
+                    x = val(a, n.cycle).as_unsigned()[:aw]
+                    if a.kind == "const":
+                        x = Const((a.value * stv) & ((1 << aw) - 1), aw)
+                        terms.append(x)
+                        continue
+                    if stv & (stv - 1) == 0:
+                        terms.append((x << (stv.bit_length() - 1))[:aw])
+                    else:
+                        terms.append((x * stv)[:aw])
+                v = reduce(lambda p, q: p + q, terms)[:aw] if terms else Const(0, aw)
+                shape = unsigned(aw)
+            elif n.kind == "load":
+                v = ops.from_bits(self.handles[n.value].rdata, n.type)
+                combv[n] = v
+                return v
+            else:
+                raise AssertionError(n.kind)
+            sig = Signal(shape, name=f"{bname}_n{n.id}")
+            self.m.d.comb += sig.eq(v)
+            combv[n] = sig
+            return sig
+
+        def val(n, cyc):
+            if n.kind == "const":
+                return ops.const(n.value, n.type)
+            if n.kind == "reg":
+                return self.regs[n.value]
+            if cyc <= n.ready:
+                return comb(n)
+            if n not in tmpv:
+                shape = unsigned(n.extra[1]) if n.kind == "addr" else ops.shape_of(n.type)
+                r = Signal(shape, name=f"{bname}_r{n.id}")
+                self.drive(r, self.st(base + n.ready), comb(n), sync=True)
+                tmpv[n] = r
+            return tmpv[n]
+
+        last = s.length - 1
+        for k in range(last):
+            self.drive(self.state, self.st(base + k), Const(base + k + 1, len(self.state)), sync=True)
+        for n in s.loads:
+            if n.last_use < 0:
+                continue  # dead load
+            h = self.handles[n.value]
+            cond = self.st(base + n.cycle)
+            self.drive(h.raddr, cond, val(n.args[0], n.cycle))
+            self.drive(h.ren, cond, Const(1))
+        for so in s.stores:
+            h = self.handles[so.buf]
+            cond = self.st(base + so.cycle)
+            if so.pred is not None:
+                cond = cond & val(so.pred, so.cycle)
+            self.drive(h.waddr, self.st(base + so.cycle), val(so.addr, so.cycle))
+            self.drive(h.wdata, self.st(base + so.cycle),
+                       ops.fit(val(so.value, so.cycle), self.lf.bufs[so.buf].type).as_unsigned())
+            self.drive(h.wen, cond, Const(1))
+        endc = self.st(base + last)
+        for v, n in s.writes.items():
+            self.drive(self.regs[v], endc, val(n, last), sync=True)
+        conds = {(): endc}
+
+        def path_cond(path):
+            # leaves share the conditions of their common path prefixes
+            key = tuple((cn.id, pol) for cn, pol in path)
+            if key not in conds:
+                parent = path_cond(path[:-1])
+                cn, pol = path[-1]
+                x = val(cn, last).bool()
+                sig = Signal(name=f"{bname}_p{len(conds)}")
+                self.m.d.comb += sig.eq(parent & (x if pol else ~x))
+                conds[key] = sig
+            return conds[key]
+
+        for leaf in s.leaves:
+            cond = path_cond(leaf.path)
+            if leaf.kind == "goto":
+                tgt = lf.block_state[leaf.target.id]
+                self.drive(self.state, cond, Const(tgt, len(self.state)), sync=True)
+            elif leaf.kind == "ret":
+                self.drive(self.c.done, cond, Const(1))
+                for k, vn in enumerate(leaf.values):
+                    if vn is not None:
+                        self.drive(getattr(self.c, f"ret{k}"), cond,
+                                   ops.fit(val(vn, last), lf.f.results[k].type))
+                self.drive(self.state, cond, Const(0, len(self.state)), sync=True)
+            else:
+                idx = call_index[id(leaf)]
+                inst = self.instances[idx]
+                callee = lf.funcs[leaf.call.callee]
+                self.drive(inst.start, cond, Const(1))
+                offs = []
+                for a, p, an in zip(leaf.call.args, callee.f.params, leaf.args):
+                    if p.is_tensor:
+                        if an is None:
+                            offs.append(None)
+                        else:
+                            r = Signal(unsigned(an.extra[1]), name=f"call{idx}_off_{p.name}")
+                            self.drive(r, cond, val(an, last), sync=True)
+                            offs.append(r)
+                    else:
+                        self.drive(getattr(inst, port_name(p.name)), cond,
+                                   ops.fit(val(an, last), p.type))
+                        offs.append(None)
+                self._offsets = getattr(self, "_offsets", {})
+                self._offsets[idx] = offs
+                _, _, wait_state = lf.calls[idx]
+                self.drive(self.state, cond, Const(wait_state, len(self.state)), sync=True)
+
+    def call_wait(self, idx, s, leaf, st):
+        lf = self.lf
+        inst = self.instances[idx]
+        callee = lf.funcs[leaf.call.callee]
+        w = self.st(st)
+        offs = self._offsets[idx]
+        conns = []
+        for a, p, off in zip(leaf.call.args, callee.f.params, offs):
+            if p.is_tensor:
+                conns.append((a.buf, getattr(inst, port_name(p.name)), off))
+        results = []
+        for k, (o, r) in enumerate(zip(leaf.call.outs, callee.f.results)):
+            if r.is_tensor:
+                conns.append((o, getattr(inst, f"ret{k}"), None))
+            else:
+                results.append((o, getattr(inst, f"ret{k}"), r))
+        for buf, port, off in conns:
+            h = self.handles[buf]
+            aw = lf.bufs[buf].aw
+
+            def addr(x):
+                x = x.as_unsigned()
+                return x if off is None else (off + x)[:aw]
+
+            self.m.d.comb += port.rdata.eq(h.rdata)
+            self.drive(h.raddr, w, addr(port.raddr))
+            self.drive(h.ren, w, port.ren)
+            if h.wen is not None:
+                self.drive(h.waddr, w, addr(port.waddr))
+                self.drive(h.wdata, w, port.wdata)
+                self.drive(h.wen, w, port.wen)
+        fin = Signal(name=f"call{idx}_done")
+        self.m.d.comb += fin.eq(w & inst.done)
+        for o, port, r in results:
+            self.drive(self.regs[o], fin, ops.fit(port, lf.var_types[o]), sync=True)
+        tgt = lf.block_state[leaf.target.id]
+        self.drive(self.state, fin, Const(tgt, len(self.state)), sync=True)
+
+
+def lower_functions(module: IRModule) -> dict:
+    """Lower every function of a prepared module (callees first): name -> LoweredFunction."""
+    out: dict = {}
+    for name, f in module.funcs.items():
+        _check_calls(f, module)
+        out[name] = LoweredFunction(f, out)
+    return out
+
+
+def _check_calls(f: Function, module: IRModule):
+    from ..ir.nodes import CallStmt
+
+    for s in walk_stmts(f.body):
+        if isinstance(s, CallStmt):
+            bufs = [a.buf for a in s.args if isinstance(a, BufRef)] + [
+                o for o, r in zip(s.outs, module.funcs[s.callee].results) if r.is_tensor]
+            dup = {b for b in bufs if bufs.count(b) > 1}
+            if dup:
+                raise AlloError(f"call to {s.callee} passes array '{sorted(dup)[0]}' to two "
+                                "array parameters; the RTL target gives each array parameter its "
+                                "own memory port and cannot share one memory between them", s.loc,
+                                "pass a copy of the array, or use target='sim'")
+
+
+def describe(lf: LoweredFunction) -> str:
+    """A readable listing of the blocks, their schedules and state numbers (debugging aid)."""
+    from ..ir.printer import print_expr
+    from .cfg import term_leaves
+
+    lines = [f"function {lf.name}: {lf.nstates} states"]
+    for s in lf.scheds:
+        base = lf.block_state[s.block.id]
+        lines.append(f"  block {s.block.name}: states {base}..{base + s.length - 1}")
+        for n in s.nodes:
+            if n.kind in ("const", "reg"):
+                continue
+            what = n.value if n.kind in ("load", "addr") else (
+                getattr(n.ir, "op", None) or type(getattr(n.ir, "inner", n.ir)).__name__)
+            lines.append(f"    n{n.id} {n.kind} {what} args={[a.id for a in n.args if a]} "
+                         f"cycle={n.cycle} ready={n.ready} t={n.t:.1f} last_use={n.last_use}")
+        for so in s.stores:
+            lines.append(f"    store {so.buf}[n{so.addr.id}] = n{so.value.id} "
+                         f"pred={so.pred.id if so.pred else None} cycle={so.cycle}")
+        for v, n in s.writes.items():
+            lines.append(f"    {v} <= n{n.id}")
+        for leaf in s.leaves:
+            path = " & ".join(f"{'' if p else '!'}n{c.id}" for c, p in leaf.path)
+            tgt = leaf.target.name if leaf.target is not None else ""
+            lines.append(f"    [{path}] {leaf.kind} {tgt} "
+                         f"{[a.id if a is not None else None for a in (leaf.args or leaf.values)]}")
+    return "\n".join(lines)

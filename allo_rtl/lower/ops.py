@@ -1,0 +1,319 @@
+"""Datapath: IR operations as Amaranth expressions, plus the delay model.
+
+Every function here maps operand values (Amaranth ``Value`` objects holding the
+raw two's-complement representation of their IR type) to the raw value of the
+result type, with exactly the semantics of :mod:`allo_rtl.ir.numerics` (the
+interpreter's runtime). The operand types are those of the IR node
+(:mod:`allo_rtl.ir.nodes` documents the typing contract).
+
+Delay model: :func:`delay_ns` estimates the combinational delay of one
+operator on ECP5 (LUT4 + routing ~0.7 ns, carry chains ~0.05 ns/bit). The
+block scheduler chains operators into one clock cycle while the sum stays
+within the clock budget.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Mux, Value, signed, unsigned
+
+from ..ir.nodes import (BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, Cast, Select,
+                        UnOp)
+from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
+
+__all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported"]
+
+
+class Unsupported(Exception):
+    """Raised for an IR construct the RTL lowering cannot build (yet); the caller turns
+    it into an :class:`~allo_rtl.errors.AlloError` at the kernel line."""
+
+
+def is_signed(t: AlloType) -> bool:
+    return isinstance(t, (Int, Fixed, Index))
+
+
+def _fr(t: AlloType) -> int:
+    return t.fracs if isinstance(t, (Fixed, UFixed)) else 0
+
+
+def shape_of(t: AlloType):
+    """The Amaranth shape holding the raw value of scalar type ``t``."""
+    if isinstance(t, Float):
+        raise Unsupported(f"floating-point type {t} is not supported by the RTL target yet")
+    if isinstance(t, Struct):
+        raise Unsupported(f"struct type {t} is not supported by the RTL target yet")
+    return signed(t.bits) if is_signed(t) else unsigned(t.bits)
+
+
+def _extend(v: Value, width: int) -> Value:
+    """``v`` widened to ``width`` bits, sign-extended if ``v`` is signed (unsigned result)."""
+    n = len(v)
+    if n >= width:
+        return v[:width]
+    if v.shape().signed:
+        return Cat(v, v[-1].replicate(width - n))
+    return Cat(v, Const(0, width - n))
+
+
+def fit(v, t: AlloType) -> Value:
+    """Wrap (two's complement) or extend value ``v`` into type ``t``'s raw shape."""
+    v = Value.cast(v)
+    shp = shape_of(t)
+    w = shp.width
+    raw = v[:w] if len(v) >= w else _extend(v, w)
+    return raw.as_signed() if shp.signed else raw.as_unsigned()
+
+
+def from_bits(v, t: AlloType) -> Value:
+    """Reinterpret the raw bits ``v`` (exactly ``t.bits`` wide) as type ``t``."""
+    v = Value.cast(v)
+    return v.as_signed() if is_signed(t) else v.as_unsigned()
+
+
+def const(raw: int, t: AlloType) -> Value:
+    shp = shape_of(t)
+    if shp.signed:
+        h = 1 << (shp.width - 1)
+        raw = ((raw + h) & ((1 << shp.width) - 1)) - h
+    else:
+        raw &= (1 << shp.width) - 1
+    return Const(raw, shp)
+
+
+def _clog2(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def _shift_amount_ok(s: Value, limit: int) -> Value:
+    """1 when 0 <= s < limit."""
+    ok = s < limit
+    if s.shape().signed:
+        ok = ok & (s >= 0)
+    return ok
+
+
+def _div(op: str, a: Value, b: Value, ta: AlloType, tb: AlloType, t: AlloType) -> Value:
+    """Integer division with the interpreter's semantics: ``div`` truncates (C),
+    ``floordiv`` floors (Python), ``mod`` is the C remainder; b == 0 gives -1 / a."""
+    if op in ("div", "floordiv"):
+        sh = _fr(t) - _fr(ta) + _fr(tb)
+        if sh > 0:
+            a = a << sh
+        elif sh < 0:
+            b = b << -sh
+    # Amaranth's // and % floor (Python semantics); derive C semantics from them.
+    qf = a // b
+    rf = a % b
+    bz = b == 0
+    if op == "floordiv":
+        return fit(Mux(bz, -1, qf), t)
+    neg = (a < 0) ^ (b < 0)
+    adj = (rf != 0) & neg
+    if op == "div":
+        return fit(Mux(bz, -1, Mux(adj, qf + 1, qf)), t)
+    # mod: C remainder = a - b * trunc(a / b)
+    return fit(Mux(bz, a, Mux(adj, rf - b, rf)), t)
+
+
+def comb_op(e, args: list) -> Value:
+    """The Amaranth expression for IR expression ``e`` given its operand values
+    (in :func:`allo_rtl.ir.nodes.expr_children` order)."""
+    t = e.type
+    if isinstance(e, BinOp):
+        return _binop(e, args[0], args[1])
+    if isinstance(e, UnOp):
+        a = args[0]
+        if e.op == "neg":
+            return fit(-a, t)
+        if e.op == "not":
+            return fit(a == 0, t)
+        return fit(~a, t)
+    if isinstance(e, Cast):
+        return _cast(args[0], e.value.type, t)
+    if isinstance(e, Select):
+        return fit(Mux(args[0].bool(), fit(args[1], t), fit(args[2], t)), t)
+    if isinstance(e, BitGet):
+        v, bit = args
+        return fit(_bits(v, bit, e.bit, 1), t)
+    if isinstance(e, BitSlice):
+        v, lo = args
+        return fit(_bits(v, lo, e.lo, e.width), t)
+    if isinstance(e, BitInsert):
+        return _bit_insert(e, *args)
+    if isinstance(e, BitReverse):
+        v = args[0]
+        return from_bits(Cat(*[v[i] for i in reversed(range(len(v)))]), t)
+    if isinstance(e, Bitcast):
+        src = e.value.type
+        if isinstance(src, Float) or isinstance(t, Float):
+            raise Unsupported("bitcast of floating-point values is not supported by the RTL "
+                              "target yet")
+        return from_bits(args[0].as_unsigned(), t)
+    raise Unsupported(f"{type(e).__name__} is not supported by the RTL target yet")
+
+
+def _bits(v: Value, lo: Value, lo_ir, width: int) -> Value:
+    """Bits ``[lo, lo + width)`` of ``v`` sign-extended to infinity (Python ``>>``)."""
+    n = len(v)
+    from ..ir.nodes import Const as IRConst
+
+    if isinstance(lo_ir, IRConst):
+        k = lo_ir.value
+        if k < 0:
+            return Const(0, width)
+        ext = _extend(v, k + width)
+        return ext[k:k + width]
+    ext = _extend(v, n + width)
+    lim = n
+    lo_ok = lo.as_unsigned() if not lo.shape().signed else lo
+    sel = Mux(lo_ok > lim, lim, lo_ok)
+    if lo.shape().signed:
+        sel = Mux(lo < 0, lim, sel)  # numerics: negative shift -> sign fill (shr semantics)
+    idx = sel.as_unsigned()[:_clog2(lim + 1) + 1]
+    return ext.bit_select(idx, width)
+
+
+def _bit_insert(e: BitInsert, v: Value, lo: Value, new: Value) -> Value:
+    t = e.type
+    n = len(v)
+    w = e.width
+    newbits = _extend(new, w)[:w]
+    from ..ir.nodes import Const as IRConst
+
+    if isinstance(e.lo, IRConst):
+        k = e.lo.value
+        if k >= n or k < 0:
+            return fit(v, t)
+        hi = min(n, k + w)
+        parts = []
+        if k > 0:
+            parts.append(v[:k])
+        parts.append(newbits[:hi - k])
+        if hi < n:
+            parts.append(v[hi:])
+        return from_bits(Cat(*parts), t)
+    wide = n + w
+    loi = lo.as_unsigned()[:_clog2(n + 1) + 1]
+    loi = Mux(lo.as_unsigned() > n, n, loi) if not lo.shape().signed else Mux(
+        (lo < 0) | (lo > n), n, loi)
+    mask = (Const((1 << w) - 1, wide) << loi)[:wide]
+    res = (_extend(v, wide) & ~mask) | ((Cat(newbits, Const(0, n)) << loi)[:wide])
+    return fit(res[:n], t)
+
+
+def _binop(e: BinOp, a: Value, b: Value) -> Value:
+    op, t = e.op, e.type
+    if op in ("lt", "le", "gt", "ge", "eq", "ne"):
+        return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b,
+                "eq": a == b, "ne": a != b}[op]
+    if op == "land":
+        return a.bool() & b.bool()
+    if op == "lor":
+        return a.bool() | b.bool()
+    if isinstance(t, Float):
+        raise Unsupported(f"floating-point '{op}' is not supported by the RTL target yet")
+    if op == "add":
+        return fit(a + b, t)
+    if op == "sub":
+        return fit(a - b, t)
+    if op == "mul":
+        p = a * b
+        shift = _fr(e.lhs.type) + _fr(e.rhs.type) - _fr(t)
+        if shift > 0:
+            p = p >> shift
+        elif shift < 0:
+            p = p << -shift
+        return fit(p, t)
+    if op in ("div", "floordiv", "mod"):
+        return _div(op, a, b, e.lhs.type, e.rhs.type, t)
+    if op in ("and", "or", "xor"):
+        a, b = fit(a, t), fit(b, t)
+        return fit({"and": a & b, "or": a | b, "xor": a ^ b}[op], t)
+    if op in ("min", "max"):
+        return fit(Mux(a < b, a, b) if op == "min" else Mux(a > b, a, b), t)
+    if op in ("shl", "shr"):
+        from ..ir.nodes import Const as IRConst
+
+        n = t.bits
+        a = fit(a, t)
+        fill = Mux(a < 0, -1, 0) if is_signed(t) else Const(0, 1)
+        if isinstance(e.rhs, IRConst):
+            s = e.rhs.value
+            if s < 0 or s >= n:
+                return fit(0, t) if op == "shl" else fit(fill, t)
+            return fit(a << s, t) if op == "shl" else fit(a >> s, t)
+        k = _clog2(n)
+        amt = b.as_unsigned()[:k]
+        ok = _shift_amount_ok(b, n)
+        if op == "shl":
+            return fit(Mux(ok, fit(a << amt, t), 0), t)
+        return fit(Mux(ok, a >> amt, fill), t)
+    if op == "pow":
+        raise Unsupported("integer power is not supported by the RTL target")
+    raise Unsupported(f"operator '{op}' is not supported by the RTL target yet")
+
+
+def _cast(v: Value, src: AlloType, dst: AlloType) -> Value:
+    if isinstance(src, Float) or isinstance(dst, Float):
+        raise Unsupported(f"conversion {src} -> {dst} is not supported by the RTL target yet")
+    fs, fd = _fr(src), _fr(dst)
+    if fd > fs:
+        v = v << (fd - fs)
+    elif fd < fs:
+        v = v >> (fs - fd)  # arithmetic for signed: floor, as the interpreter
+    return fit(v, dst)
+
+
+# ------------------------------------------------------------------ delay model
+
+#: clock period the scheduler chains operators into (ns); 125 MHz
+CLOCK_NS = 8.0
+#: clock-to-out of a block RAM read (ns) -- ECP5 DP16KD without output register
+MEM_CLK_TO_OUT = 3.0
+#: setup before a clock edge (memory address/data, register D) (ns)
+SETUP_NS = 0.5
+
+
+def _carry(width: int) -> float:
+    return 1.0 + 0.05 * width
+
+
+def delay_ns(e) -> float:
+    """Estimated combinational delay of one IR operator (operands to result)."""
+    from ..ir.nodes import Const as IRConst
+
+    if isinstance(e, BinOp):
+        op = e.op
+        w = max(e.lhs.type.bits, e.rhs.type.bits) if not isinstance(e.type, Float) else 32
+        if op in ("add", "sub"):
+            return _carry(e.type.bits)
+        if op in ("lt", "le", "gt", "ge"):
+            return _carry(w)
+        if op in ("eq", "ne"):
+            return 0.7 * max(1, (w + 7) // 8).bit_length() + 0.3
+        if op in ("min", "max"):
+            return _carry(w) + 0.7
+        if op == "mul":
+            wa, wb = e.lhs.type.bits, e.rhs.type.bits
+            if isinstance(e.rhs, IRConst) or isinstance(e.lhs, IRConst):
+                return _carry(e.type.bits) + 0.7
+            if max(wa, wb) <= 18:
+                return 5.0
+            return 9.0
+        if op in ("div", "floordiv", "mod"):
+            return 4.0 * e.type.bits
+        if op in ("shl", "shr"):
+            return 0.0 if isinstance(e.rhs, IRConst) else 2.5
+        if op in ("and", "or", "xor", "land", "lor"):
+            return 0.7
+        return 1.0
+    if isinstance(e, UnOp):
+        return _carry(e.type.bits) if e.op == "neg" else 0.7
+    if isinstance(e, (Cast, BitReverse, Bitcast)):
+        return 0.0
+    if isinstance(e, Select):
+        return 0.7
+    if isinstance(e, (BitGet, BitSlice, BitInsert)):
+        lo = e.bit if isinstance(e, BitGet) else e.lo
+        return 0.0 if isinstance(lo, IRConst) else 2.0
+    return 1.0

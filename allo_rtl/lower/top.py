@@ -1,0 +1,133 @@
+"""Top-level wrapper: the kernel plus the memories of its array arguments and results.
+
+The wrapper is what simulation (and a user's SoC) sees. Ports (the contract of
+:mod:`testbench.spec`):
+
+* ``clk``, ``rst`` (synchronous, active high), ``start`` (in, one-cycle pulse
+  while idle), ``done`` (out, one-cycle pulse);
+* per tensor parameter ``<name>`` and tensor result ``ret<k>``: a host port
+  ``<name>__haddr``/``__hwdata``/``__hwe``/``__hrdata`` (read latency 1) for
+  loading and reading the memory while the kernel is idle;
+* scalar parameters ``<name>`` (in; sampled with ``start``) and scalar results
+  ``ret<k>`` (out; valid in the ``done`` cycle).
+
+Each memory is an :class:`amaranth.lib.memory.Memory` with one read and one
+write port, multiplexed between the host (idle) and the kernel (busy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.back import verilog
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, unsigned
+from amaranth.lib import memory
+
+from testbench.spec import DesignSpec, MemSpec, PortSpec
+
+from . import ops
+from .kernel import KernelComponent, LoweredFunction, port_name
+from .prepare import ret_name
+
+__all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory"]
+
+
+@dataclass(frozen=True)
+class HostMemory:
+    """A memory of the wrapper: Verilog port prefix, IR buffer, element type, shape."""
+
+    name: str
+    buf: str
+    type: object
+    shape: tuple
+    kind: str  # "param" | "ret"
+    index: int  # parameter index or result index
+
+
+def host_memories(lf: LoweredFunction) -> list:
+    out = []
+    for i, p in enumerate(lf.f.params):
+        if p.is_tensor:
+            out.append(HostMemory(port_name(p.name), p.name, p.type, tuple(p.shape), "param", i))
+    for k, r in enumerate(lf.f.results):
+        if r.is_tensor:
+            out.append(HostMemory(f"ret{k}", ret_name(k), r.type, tuple(r.shape), "ret", k))
+    return out
+
+
+def design_spec(lf: LoweredFunction, top: str) -> DesignSpec:
+    mems = [MemSpec(h.name, h.type.bits, lf.bufs[h.buf].depth) for h in host_memories(lf)]
+    ins = [PortSpec(port_name(p.name), p.type.bits) for p in lf.f.params if not p.is_tensor]
+    outs = [PortSpec(f"ret{k}", r.type.bits) for k, r in enumerate(lf.f.results)
+            if not r.is_tensor]
+    return DesignSpec(top, tuple(mems), tuple(ins), tuple(outs))
+
+
+class TopWrapper(Elaboratable):
+    """The top kernel with its argument memories and host ports (see module docstring)."""
+
+    def __init__(self, lf: LoweredFunction):
+        self.lf = lf
+        self.kernel = KernelComponent(lf)
+        self.start = Signal(name="start")
+        self.done = Signal(name="done")
+        self.scalars_in = {}
+        self.scalars_out = {}
+        self.host = {}
+        for p in lf.f.params:
+            if not p.is_tensor:
+                self.scalars_in[p.name] = Signal(ops.shape_of(p.type), name=port_name(p.name))
+        for k, r in enumerate(lf.f.results):
+            if not r.is_tensor:
+                self.scalars_out[k] = Signal(ops.shape_of(r.type), name=f"ret{k}")
+        for h in host_memories(lf):
+            b = lf.bufs[h.buf]
+            self.host[h.name] = (
+                Signal(b.aw, name=f"{h.name}__haddr"), Signal(h.type.bits, name=f"{h.name}__hwdata"),
+                Signal(name=f"{h.name}__hwe"), Signal(h.type.bits, name=f"{h.name}__hrdata"))
+
+    def ports(self) -> list:
+        out = [self.start, self.done]
+        for h in self.host.values():
+            out += list(h)
+        out += list(self.scalars_in.values()) + list(self.scalars_out.values())
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        k = self.kernel
+        m.submodules.kernel = k
+        busy = Signal(name="busy")
+        with m.If(self.start):
+            m.d.sync += busy.eq(1)
+        with m.Elif(k.done):
+            m.d.sync += busy.eq(0)
+        m.d.comb += [k.start.eq(self.start), self.done.eq(k.done)]
+        for name, sig in self.scalars_in.items():
+            m.d.comb += getattr(k, port_name(name)).eq(sig)
+        for i, sig in self.scalars_out.items():
+            m.d.comb += sig.eq(getattr(k, f"ret{i}"))
+        for h in host_memories(self.lf):
+            b = self.lf.bufs[h.buf]
+            port = getattr(k, h.name)
+            haddr, hwdata, hwe, hrdata = self.host[h.name]
+            mem = memory.Memory(shape=unsigned(h.type.bits), depth=max(2, b.depth), init=[])
+            m.submodules[f"mem_{h.name}"] = mem
+            rp = mem.read_port()
+            wp = mem.write_port()
+            m.d.comb += [
+                rp.addr.eq(Mux(busy, port.raddr, haddr)),
+                rp.en.eq(Mux(busy, port.ren, 1)),
+                port.rdata.eq(rp.data),
+                hrdata.eq(rp.data),
+                wp.addr.eq(Mux(busy, port.waddr, haddr)),
+                wp.data.eq(Mux(busy, port.wdata, hwdata)),
+                wp.en.eq(Mux(busy, port.wen, hwe)),
+            ]
+        return m
+
+
+def emit_verilog(wrapper: TopWrapper, name: str) -> str:
+    """Deterministic Verilog for the wrapper (no source-location attributes)."""
+    return verilog.convert(wrapper, name=name, ports=wrapper.ports(), emit_src=False,
+                           strip_internal_attrs=True)

@@ -1,0 +1,159 @@
+"""``target="rtl"``: a built kernel that runs as Verilog in Verilator.
+
+:class:`RTLModule` lowers the IR (:mod:`allo_rtl.lower`), compiles the Verilog
+once into a native simulation executable (:mod:`testbench.native`, cached by
+content), and on every call loads the arguments into the wrapper's memories,
+runs the kernel from ``start`` to ``done``, and reads everything back. Calling
+conventions are Allo's (the same as the interpreter's): numpy arrays and
+scalars in parameter order, array arguments updated in place, results returned.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from testbench import native
+from testbench.errors import BuildError, SimulationError
+
+from .errors import AlloError
+from .ir import numerics as N
+from .ir.interp import marshal_inputs, unmarshal_results
+from .ir.nodes import Module
+from .ir.types import Int, Index, Fixed
+
+__all__ = ["RTLModule", "DEFAULT_MAX_CYCLES"]
+
+#: a kernel that has not raised ``done`` after this many cycles is reported as hung
+DEFAULT_MAX_CYCLES = 200_000_000
+
+
+def _signed(t) -> bool:
+    return isinstance(t, (Int, Index, Fixed))
+
+
+def _from_unsigned(words, t) -> list:
+    """Raw unsigned words read from hardware -> raw values of type ``t`` (signed wrap)."""
+    if _signed(t):
+        if t.bits <= 63 and isinstance(words, np.ndarray) and words.dtype != object:
+            a = words.astype(np.int64)
+            h = np.int64(1 << (t.bits - 1))
+            return (((a + h) & np.int64((1 << t.bits) - 1)) - h).tolist()
+        return [N.wrap(int(x), t) for x in words]
+    return [int(x) for x in words] if not isinstance(words, np.ndarray) else words.tolist()
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(msg: str):
+        print(f"[allo_rtl] {msg}", file=sys.stderr, flush=True)
+
+    return show
+
+
+class RTLModule:
+    """A kernel built for ``target="rtl"``.
+
+    Attributes:
+        verilog: the generated Verilog (wrapper + kernel hierarchy).
+        component: a fresh Amaranth ``wiring.Component`` of the top kernel, for use in
+            a user's own Amaranth design (the memory ports are then the user's to serve).
+        design: the :class:`~allo_rtl.lower.LoweredDesign` (schedules, spec, timings).
+        last_cycles: start-to-done cycles of the last call (exact, from simulation).
+        last_run: the :class:`testbench.native.RunResult` of the last call.
+        max_cycles: hang guard for each call (default :data:`DEFAULT_MAX_CYCLES`).
+    """
+
+    def __init__(self, module: Module, *, name: str | None = None, trace: bool | str = False,
+                 max_cycles: int = DEFAULT_MAX_CYCLES, progress: bool | None = None,
+                 cache_dir=None):
+        from .lower import lower_design
+
+        self.ir = module
+        self.design = lower_design(module, name)
+        self.verilog = self.design.verilog
+        self.spec = self.design.spec
+        self.trace = trace
+        self.max_cycles = max_cycles
+        self.cache_dir = cache_dir
+        self.last_cycles = None
+        self.last_run = None
+        self.trace_path = None
+        if progress is None:
+            progress = bool(os.environ.get("ALLO_RTL_PROGRESS"))
+        self._progress = _progress_printer(progress)
+        self._build = None
+        self.build_seconds = None
+
+    @property
+    def component(self):
+        return self.design.component()
+
+    def compile(self):
+        """Compile the simulation executable now (otherwise done at the first call)."""
+        if self._build is None:
+            t0 = time.perf_counter()
+            try:
+                self._build = native.build(self.verilog, self.spec, trace=self.trace,
+                                           progress=self._progress, cache_dir=self.cache_dir)
+            except BuildError as e:
+                raise AlloError(f"Verilator could not build the generated design "
+                                f"'{self.spec.top}': {e}", None,
+                                "this is a bug in allo_rtl; please report it with the kernel") from None
+            self.build_seconds = time.perf_counter() - t0
+        return self._build
+
+    def __call__(self, *args):
+        top = self.design.top.f
+        ir_top = self.ir.top_func
+        raw, writeback = marshal_inputs(ir_top, args)
+        memories, scalars = {}, {}
+        pos = 0
+        for p in ir_top.params:
+            if p.is_tensor:
+                memories[_mem_name(self.design, p.name)] = np.asarray(raw[pos], dtype=object) \
+                    if p.type.bits > 64 else _raw_array(raw[pos], p.type)
+                pos += 2
+            else:
+                from .lower.kernel import port_name
+
+                scalars[port_name(p.name)] = int(raw[pos])
+                pos += 1
+        build = self.compile()
+        try:
+            res = native.run(build, memories, scalars, max_cycles=self.max_cycles,
+                             trace_path=self.trace_path)
+        except SimulationError as e:
+            raise AlloError(f"RTL simulation of {top.name} failed: {e}", ir_top.loc,
+                            "if the kernel legitimately runs longer, raise mod.max_cycles") from None
+        self.last_run = res
+        self.last_cycles = res.cycles
+        for idx, lst in writeback:
+            p = ir_top.params[idx]
+            vals = _from_unsigned(res.memories[_mem_name(self.design, p.name)], p.type)
+            args[idx][...] = N.from_raw(vals, p.type, p.shape)
+        out = []
+        for k, r in enumerate(ir_top.results):
+            if r.is_tensor:
+                out.append(_from_unsigned(res.memories[f"ret{k}"], r.type))
+            else:
+                out.append(_from_unsigned([res.scalars[f"ret{k}"]], r.type)[0])
+        return unmarshal_results(ir_top, out) if ir_top.results else None
+
+
+def _mem_name(design, buf: str) -> str:
+    from .lower.kernel import port_name
+
+    return port_name(buf)
+
+
+def _raw_array(lst, t):
+    if t.bits <= 64:
+        dt = np.int64 if _signed(t) or t.bits < 64 else np.uint64
+        return np.asarray(lst, dtype=dt)
+    return np.asarray(lst, dtype=object)

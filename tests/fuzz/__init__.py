@@ -1,0 +1,1 @@
+"""Random kernel generation and differential testing (interpreter vs reference vs RTL)."""

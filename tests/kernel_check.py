@@ -1,0 +1,83 @@
+"""Run kernels on the interpreter and, when the test asks for it, on the RTL too.
+
+Kernel tests call :func:`build` instead of ``s.build(target="sim")``. Under the
+``rtl`` parameter of the ``kernel_target`` fixture (tests/frontend/conftest.py)
+the returned callable runs the interpreter *and* the Verilog simulation on
+copies of the same arguments and asserts they agree bit for bit (arrays written
+in place and results), then returns the RTL's results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import allo_rtl as allo
+from allo_rtl.errors import AlloError
+
+_TARGET = {"value": "sim"}
+
+
+def set_target(target: str) -> None:
+    _TARGET["value"] = target
+
+
+def current_target() -> str:
+    return _TARGET["value"]
+
+
+def assert_bitexact(a, b, what="result"):
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{what}: {a!r} vs {b!r}"
+        for k, (x, y) in enumerate(zip(a, b)):
+            assert_bitexact(x, y, f"{what}[{k}]")
+        return
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), f"{what}: array vs {type(b).__name__}"
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+        if a.dtype.kind == "f":
+            a = a.view(f"u{a.dtype.itemsize}")
+            b = b.view(f"u{b.dtype.itemsize}")
+        if not np.array_equal(a, b):
+            bad = np.argwhere(a != b)[0]
+            raise AssertionError(f"{what}: interpreter != RTL at {tuple(bad)}: "
+                                 f"{a[tuple(bad)]!r} vs {b[tuple(bad)]!r}")
+        return
+    if isinstance(a, float) and a != a:
+        assert b != b, f"{what}: NaN vs {b!r}"
+        return
+    assert type(a) is type(b) and a == b, f"{what}: interpreter {a!r} != RTL {b!r}"
+
+
+class Checked:
+    """Interpreter and RTL side by side (see module docstring)."""
+
+    def __init__(self, sim, rtl):
+        self.sim, self.rtl = sim, rtl
+        self.last_cycles = None
+
+    def __call__(self, *args):
+        copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+        ref = self.sim(*copies)
+        out = self.rtl(*args)
+        for k, (x, y) in enumerate(zip(copies, args)):
+            if isinstance(x, np.ndarray):
+                assert_bitexact(x, y, f"argument {k} after the call")
+        assert_bitexact(ref, out)
+        self.last_cycles = self.rtl.last_cycles
+        return out
+
+
+def build(fn_or_schedule, **kw):
+    """``customize`` (if given a function) and build for the current test target."""
+    s = fn_or_schedule if hasattr(fn_or_schedule, "build") else allo.customize(fn_or_schedule, **kw)
+    sim = s.build(target="sim")
+    if current_target() == "sim":
+        return sim
+    try:
+        rtl = s.build(target="rtl")
+    except AlloError as e:
+        if "not supported by the RTL target" in str(e):
+            pytest.skip(f"RTL target: {e.msg}")
+        raise
+    return Checked(sim, rtl)
