@@ -1,4 +1,4 @@
-"""Command line: ``python -m allo_rtl {doctor,build,bench-interp}``."""
+"""Command line: ``python -m allo_rtl {doctor,build,bench-interp,...}``."""
 
 from __future__ import annotations
 
@@ -59,8 +59,47 @@ def cmd_doctor(args) -> int:
     return 0 if all(s.found for s in statuses) else 1
 
 
+def _markdown_report(rep: dict) -> str:
+    lines = [f"# {rep['top']} — allo_rtl build report", "",
+             f"Design file: `{rep['design']}`  ", f"Verilog: `{rep['verilog']}` "
+             f"({rep['verilog_lines']} lines, module `{rep['module']}`)", "",
+             "## Ports", "", "| port | kind | type | shape |", "|---|---|---|---|"]
+    for p in rep["ports"]:
+        lines.append(f"| {p['name']} | {p['kind']} | {p['type']} | {p['shape']} |")
+    lines += ["", "## Memories (top-level wrapper)", "", "| memory | width | depth |", "|---|---|---|"]
+    for m in rep["hardware"]["memories"]:
+        lines.append(f"| {m['name']} | {m['width']} | {m['depth']} |")
+    lines += ["", "## Components", "", "| function | FSM states | calls | local memories |",
+              "|---|---|---|---|"]
+    for f in rep["hardware"]["functions"]:
+        mems = ", ".join(f"{m['name']} ({m['kind']}, {m['width']}x{m['depth']})"
+                         for m in f["local_memories"]) or "-"
+        lines.append(f"| {f['name']} | {f['states']} | {', '.join(f['calls']) or '-'} | {mems} |")
+    if rep.get("simulation"):
+        sim = rep["simulation"]
+        lines += ["", "## Simulation (random inputs)", "",
+                  f"- cycles (start to done): **{sim['cycles']}**",
+                  f"- RTL vs interpreter: **{sim['result']}**",
+                  f"- Verilator build: {sim['verilator_build_s']:.2f} s"
+                  f"{' (cached)' if sim['cached'] else ''}"]
+        if sim.get("waveform"):
+            lines.append(f"- waveform: `{sim['waveform']}`")
+    return "\n".join(lines) + "\n"
+
+
+def _outputs_equal(a, b) -> bool:
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_outputs_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        if a.dtype.kind == "f":
+            return np.array_equal(a.view(f"u{a.dtype.itemsize}"), b.view(f"u{b.dtype.itemsize}"))
+        return np.array_equal(a, b)
+    return a == b or (a != a and b != b)
+
+
 def cmd_build(args) -> int:
     from .customize import customize
+    from .rtl import RTLModule
 
     path = args.file or DEFAULT_DESIGN
     mod, fn = _load_design(path, args.top)
@@ -68,31 +107,61 @@ def cmd_build(args) -> int:
     s = mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn)
     t_parse = time.perf_counter() - t0
     os.makedirs(args.output, exist_ok=True)
-    ir_path = os.path.join(args.output, f"{s.top_func_name}.ir.txt")
+    top = s.top_func_name
+    ir_path = os.path.join(args.output, f"{top}.ir.txt")
     with open(ir_path, "w") as f:
         f.write(str(s.module))
-    print(f"[1/3] parsed {os.path.relpath(path)} -> {s.top_func_name} "
-          f"({len(s.module.funcs)} function(s), {t_parse * 1e3:.1f} ms); IR in {ir_path}")
-    report = {"design": path, "top": s.top_func_name, "functions": list(s.module.funcs),
-              "ports": [{"name": p.name, "type": str(p.type), "shape": list(p.shape)}
-                        for p in s.top_func.params]}
-    # golden model run on random inputs
-    rng = np.random.default_rng(0)
-    inputs = _random_inputs(s.top_func, rng)
+    nsteps = 4 if args.sim else 3
+    print(f"[1/{nsteps}] parsed {os.path.relpath(path)} -> {top} "
+          f"({len(s.module.funcs)} function(s), {t_parse * 1e3:.0f} ms); IR: {ir_path}")
     t0 = time.perf_counter()
-    sim = s.build(target="sim")
-    out = sim(*inputs)
-    t_sim = time.perf_counter() - t0
-    print(f"[2/3] interpreter run on random inputs: {t_sim * 1e3:.1f} ms")
-    report["interpreter_ms"] = round(t_sim * 1e3, 3)
-    print("[3/3] Verilog: the RTL backend is not available in this version "
-          "(use 'python -m allo_rtl doctor' to check the toolchain it will use)")
-    report["verilog"] = None
-    rpath = os.path.join(args.output, f"{s.top_func_name}.report.json")
+    trace = os.path.join(args.output, f"{top}.fst") if args.trace else False
+    rtl = RTLModule(s.module, trace=trace, progress=True)
+    t_lower = time.perf_counter() - t0
+    vpath = os.path.join(args.output, f"{rtl.spec.top}.v")
+    with open(vpath, "w") as f:
+        f.write(rtl.verilog)
+    print(f"[2/{nsteps}] lowered to Amaranth and Verilog in {t_lower:.2f} s: {vpath} "
+          f"({rtl.verilog.count(chr(10))} lines)")
+    hw = rtl.design.summary()
+    ports = []
+    for p in s.top_func.params:
+        ports.append({"name": p.name, "kind": "memory" if p.is_tensor else "scalar in",
+                      "type": str(p.type), "shape": list(p.shape)})
+    for k, r in enumerate(s.top_func.results):
+        ports.append({"name": f"ret{k}", "kind": "memory (result)" if r.is_tensor else "scalar out",
+                      "type": str(r.type), "shape": list(r.shape)})
+    report = {"design": path, "top": top, "module": rtl.spec.top, "verilog": vpath,
+              "verilog_lines": rtl.verilog.count("\n"), "ports": ports, "hardware": hw,
+              "seconds": {"parse": t_parse, "lower": t_lower}}
+    status = 0
+    if args.sim:
+        rng = np.random.default_rng(0)
+        inputs = _random_inputs(s.top_func, rng)
+        ref_in = [np.copy(a) if isinstance(a, np.ndarray) else a for a in inputs]
+        print(f"[3/{nsteps}] building the Verilator simulation ...")
+        rtl.compile()
+        ref = s.build(target="sim")(*ref_in)
+        out = rtl(*inputs)
+        same = _outputs_equal(ref, out) and all(
+            _outputs_equal(x, y) for x, y in zip(ref_in, inputs) if isinstance(x, np.ndarray))
+        result = "PASS" if same else "FAIL"
+        status = 0 if same else 1
+        print(f"      simulated {rtl.last_cycles} cycles; RTL vs interpreter: {result}")
+        report["simulation"] = {"cycles": rtl.last_cycles, "result": result,
+                                "verilator_build_s": rtl.build_seconds,
+                                "cached": bool(rtl._build.cached),
+                                "waveform": rtl.trace_path if args.trace else None}
+    elif args.trace:
+        print("      (--trace needs --sim: nothing is simulated without it)")
+    rpath = os.path.join(args.output, f"{top}.report.json")
     with open(rpath, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"report: {rpath}")
-    return 0
+        json.dump(report, f, indent=2, default=str)
+    mpath = os.path.join(args.output, f"{top}.report.md")
+    with open(mpath, "w") as f:
+        f.write(_markdown_report(report))
+    print(f"[{nsteps}/{nsteps}] reports: {rpath}, {mpath}")
+    return status
 
 
 def cmd_bench_interp(args) -> int:
@@ -107,10 +176,19 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("doctor", help="show the toolchain (Verilator, Yosys, nextpnr, g++) and how to fix gaps")
     d.set_defaults(func=cmd_doctor)
-    b = sub.add_parser("build", help="build a design (default: the bundled int32 GEMM in designs/gemm.py)")
+    b = sub.add_parser("build", help="lower a design to Verilog and write reports (default: the "
+                                     "bundled int32 GEMM in designs/gemm.py)",
+                       description="Parse the kernel, lower it to Amaranth/Verilog, and write "
+                                   "<top>.ir.txt, <module>.v, <top>.report.json and "
+                                   "<top>.report.md to the output directory.")
     b.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
     b.add_argument("--top", help="name of the top kernel function in FILE")
     b.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
+    b.add_argument("--sim", action="store_true",
+                   help="also simulate the Verilog on random inputs (Verilator) and check it "
+                        "against the interpreter; prints the cycle count")
+    b.add_argument("--trace", action="store_true",
+                   help="with --sim: write an FST waveform of the run to the output directory")
     b.set_defaults(func=cmd_build)
     bi = sub.add_parser("bench-interp", help="interpreter throughput (scalar ops/s) on GEMM and a 2-D stencil")
     bi.set_defaults(func=cmd_bench_interp)

@@ -78,12 +78,18 @@ class RTLModule:
         self.design = lower_design(module, name)
         self.verilog = self.design.verilog
         self.spec = self.design.spec
-        self.trace = trace
+        # trace: False, True (FST waveform <top>.fst in the working directory), or a path
+        # ending in .fst / .vcd; every call rewrites the file.
+        self.trace = False
+        self.trace_path = None
+        if trace:
+            path = f"{self.spec.top}.fst" if trace is True else os.fspath(trace)
+            self.trace = "vcd" if path.endswith(".vcd") else "fst"
+            self.trace_path = path
         self.max_cycles = max_cycles
         self.cache_dir = cache_dir
         self.last_cycles = None
         self.last_run = None
-        self.trace_path = None
         if progress is None:
             progress = bool(os.environ.get("ALLO_RTL_PROGRESS"))
         self._progress = _progress_printer(progress)

@@ -212,30 +212,34 @@ class _Builder:
         self.cur = exit_b
 
 
-def _trivial(b: Block) -> bool:
+def _trivial(b: Block, term) -> bool:
     """Cheap enough to thread into a predecessor's last cycle: scalar assignments only,
-    and not a loop body (threading one would unroll it)."""
-    if isinstance(b.term, Call):
+    and not a loop body (threading one would unroll it). ``term`` is the block's own
+    (unthreaded) terminator."""
+    if isinstance(term, Call):
         return False
-    if any(isinstance(leaf, Goto) and leaf.target is b for leaf in term_leaves(b.term)):
+    if any(isinstance(leaf, Goto) and leaf.target is b for leaf in term_leaves(term)):
         return False
     for s in b.stmts:
         if not isinstance(s, Assign) or _has_load(s.value):
             return False
-    for leaf in term_leaves(b.term):
+    for leaf in term_leaves(term):
         if isinstance(leaf, Ret) and any(v is not None and _has_load(v) for v in leaf.values):
             return False
     return len(b.stmts) <= 8
 
 
-def _thread(t, home: Block, depth: int):
-    """Copy of terminator ``t`` with Gotos to trivial blocks replaced by their content."""
+def _thread(t, home: Block, depth: int, orig: dict):
+    """Copy of terminator ``t`` with Gotos to trivial blocks replaced by their content
+    (``orig``: every block's unthreaded terminator, so the result is order-independent)."""
     if isinstance(t, Branch):
-        return Branch(t.cond, _thread(t.t, home, depth), _thread(t.f, home, depth))
+        return Branch(t.cond, _thread(t.t, home, depth, orig), _thread(t.f, home, depth, orig))
     if isinstance(t, Seq):
-        return Seq(t.stmts, _thread(t.then, home, depth))
-    if isinstance(t, Goto) and depth > 0 and t.target is not home and _trivial(t.target):
-        return Seq(list(t.target.stmts), _thread(t.target.term, home, depth - 1))
+        return Seq(t.stmts, _thread(t.then, home, depth, orig))
+    if isinstance(t, Goto) and depth > 0 and t.target is not home:
+        tgt = t.target
+        if _trivial(tgt, orig[tgt.id]):
+            return Seq(list(tgt.stmts), _thread(orig[tgt.id], home, depth - 1, orig))
     return t
 
 
@@ -266,6 +270,7 @@ def build_cfg(f: Function, var_types: dict, thread_depth: int = 3) -> list:
         bld.cur.term = Ret([None] * len(f.results))
     blocks = bld.blocks
     if thread_depth:
+        orig = {b.id: b.term for b in blocks}
         for b in blocks:
-            b.term = _thread(b.term, b, thread_depth)
+            b.term = _thread(b.term, b, thread_depth, orig)
     return _reachable(blocks[0])

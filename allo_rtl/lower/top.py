@@ -29,7 +29,7 @@ from . import ops
 from .kernel import KernelComponent, LoweredFunction, port_name
 from .prepare import ret_name
 
-__all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory"]
+__all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory", "WAIVERS"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,7 @@ def emit_verilog(wrapper: TopWrapper, name: str) -> str:
     """Deterministic Verilog for the wrapper (no source-location attributes)."""
     return verilog.convert(wrapper, name=name, ports=wrapper.ports(), emit_src=False,
                            strip_internal_attrs=True)
+
+
+#: Verilator lint waivers for generated Verilog (see the comments in the file)
+WAIVERS = __import__("pathlib").Path(__file__).with_name("verilator_waivers.vlt")
