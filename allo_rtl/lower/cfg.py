@@ -24,12 +24,11 @@ so the loop variable keeps its last value after the loop, as in Python.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ..ir.nodes import (Assign, BinOp, CallStmt, Cast, Const, Decl, Expr, For, Function, If,
-                        Load, Return, Store, Var, While, stmt_exprs, walk_exprs, walk_stmts)
+                        Load, Return, Store, Var, While, walk_exprs, walk_stmts)
 from ..ir.types import UInt
 
 __all__ = ["Block", "Goto", "Branch", "Seq", "Ret", "Call", "build_cfg", "term_leaves"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from functools import reduce
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -503,9 +503,6 @@ def _check_calls(f: Function, module: IRModule):
 
 def describe(lf: LoweredFunction) -> str:
     """A readable listing of the blocks, their schedules and state numbers (debugging aid)."""
-    from ..ir.printer import print_expr
-    from .cfg import term_leaves
-
     lines = [f"function {lf.name}: {lf.nstates} states"]
     for s in lf.scheds:
         base = lf.block_state[s.block.id]

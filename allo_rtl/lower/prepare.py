@@ -24,7 +24,7 @@ import copy
 import numpy as np
 
 from ..errors import AlloError
-from ..ir.nodes import (Assign, BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
+from ..ir.nodes import (BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
                         Return, Store, Var, While, walk_stmts)
 from ..ir.rename import rename_buffer
 from ..ir.types import Index

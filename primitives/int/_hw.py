@@ -1,8 +1,6 @@
 """Shared building blocks of the integer units (internal)."""
 
-from types import SimpleNamespace
-
-from amaranth.hdl import Signal, Value, Const
+from .._pipeline import Stages  # noqa: F401 (re-exported)
 
 
 def check_width(width, what, cls):
@@ -34,39 +32,6 @@ def even_cuts(n, latency):
     return tuple(k - 1 for k in range(1, n + 1) if k * latency // n > (k - 1) * latency // n)
 
 
-class Stages:
-    """Cuts a linear datapath into pipeline stages.
-
-    The datapath calls :meth:`cut` at each of its register boundaries, in order,
-    passing every value that later steps use. Boundaries whose index is in ``cuts``
-    get registers (clock-enabled by ``en``); at the others the values pass through
-    as named wires.
-    """
-    def __init__(self, m, en, cuts):
-        self._m, self._en, self._cuts = m, en, frozenset(cuts)
-        self.index = 0
-
-    def cut(self, **values):
-        i = self.index
-        self.index += 1
-        registered = i in self._cuts
-        out = {}
-        for name, value in values.items():
-            value = Value.cast(value)
-            if len(value) == 0:
-                out[name] = Const(0, 0)
-                continue
-            if not registered and isinstance(value, (Signal, Const)):
-                out[name] = value
-                continue
-            sig = Signal(value.shape(), name=f"{'r' if registered else 'w'}{i}_{name}")
-            if registered:
-                with self._m.If(self._en):
-                    self._m.d.sync += sig.eq(value)
-            else:
-                self._m.d.comb += sig.eq(value)
-            out[name] = sig
-        return SimpleNamespace(**out)
 
 
 def priority_cuts(order):

@@ -1,7 +1,8 @@
-from amaranth.hdl import Module, Const, Cat, Mux
+from amaranth.hdl import Module, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .._pipeline import sum_partial_products
 from ._hw import Stages, check_width, check_bool, check_latency, priority_cuts
 
 
@@ -123,33 +124,6 @@ class IntMul(wiring.Component):
         rows = self._rows(s.a, s.b)
         s = st.cut(**{f"p{k}": v for k, (v, _) in enumerate(rows)})
         values = [(getattr(s, f"p{k}"), sh) for k, (_, sh) in enumerate(rows)]
-        s = st.cut(result=_sum_rows(values, N))
+        s = st.cut(result=sum_partial_products(values, N))
         m.d.comb += self.result.eq(s.result)
         return m
-
-
-def _sum_rows(parts, width):
-    """Add shifted values modulo ``2**width``: values that do not overlap are
-    concatenated into one row (no adder), the rows added by a balanced tree."""
-    rows = []                                       # each: list of (value, shift), sorted
-    for p, sh in sorted(parts, key=lambda x: x[1]):
-        for row in rows:
-            last, lsh = row[-1]
-            if lsh + len(last) <= sh:
-                row.append((p, sh))
-                break
-        else:
-            rows.append([(p, sh)])
-    values = []
-    for row in rows:
-        pieces, pos = [], 0
-        for p, sh in row:
-            if sh > pos:
-                pieces.append(Const(0, sh - pos))
-            pieces.append(p)
-            pos = sh + len(p)
-        values.append(Cat(*pieces)[:width])
-    while len(values) > 1:
-        values = [(values[j] + values[j + 1])[:width] if j + 1 < len(values) else values[j]
-                  for j in range(0, len(values), 2)]
-    return values[0]
