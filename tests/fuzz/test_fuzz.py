@@ -38,7 +38,7 @@ def pytest_generate_tests(metafunc):
     if "fuzz_seed" in metafunc.fixturenames:
         metafunc.parametrize("fuzz_seed", range(first, first + count), ids=lambda s: f"s{s}")
     if "rtl_seed" in metafunc.fixturenames:
-        n = max(1, count // (2 * RTL_BATCH))  # default: 2 builds, 10 kernels
+        n = max(1, count * 3 // (2 * RTL_BATCH))  # default: 6 builds, 30 kernels
         metafunc.parametrize("rtl_seed", range(first, first + n), ids=lambda s: f"s{s}")
 
 
