@@ -115,6 +115,33 @@ def _div(op: str, a: Value, b: Value, ta: AlloType, tb: AlloType, t: AlloType) -
     return fit(Mux(bz, a, Mux(adj, rf - b, rf)), t)
 
 
+def _pow2_divisor(e) -> int | None:
+    """log2 of a constant power-of-two integer divisor (no fraction bits), else None."""
+    from ..ir.nodes import Const as IRConst
+
+    if not isinstance(e.rhs, IRConst) or _fr(e.lhs.type) or _fr(e.rhs.type) or _fr(e.type):
+        return None
+    v = e.rhs.value
+    if not isinstance(v, int) or v <= 0 or v & (v - 1):
+        return None
+    return v.bit_length() - 1
+
+
+def _div_pow2(op: str, a: Value, k: int, signed_: bool, t: AlloType) -> Value:
+    """Division by 2**k as shifts and masks, with the same semantics as :func:`_div`."""
+    mask = (1 << k) - 1
+    low = a.as_unsigned()[:k] if k else Const(0, 1)
+    if not signed_ or op == "floordiv":
+        if op == "mod":
+            return fit(low, t)
+        return fit(a >> k, t)  # arithmetic shift on signed values = floor
+    neg = a < 0
+    if op == "div":  # truncate toward zero: bias negative dividends
+        return fit((a + Mux(neg, mask, 0)) >> k, t)
+    # C remainder: sign of the dividend
+    return fit(Mux(neg & (low != 0), low - (1 << k), low), t)
+
+
 def comb_op(e, args: list) -> Value:
     """The Amaranth expression for IR expression ``e`` given its operand values
     (in :func:`allo_rtl.ir.nodes.expr_children` order)."""
@@ -225,6 +252,9 @@ def _binop(e: BinOp, a: Value, b: Value) -> Value:
             p = p << -shift
         return fit(p, t)
     if op in ("div", "floordiv", "mod"):
+        k = _pow2_divisor(e)
+        if k is not None:
+            return _div_pow2(op, a, k, is_signed(e.lhs.type), t)
         return _div(op, a, b, e.lhs.type, e.rhs.type, t)
     if op in ("and", "or", "xor"):
         a, b = fit(a, t), fit(b, t)
@@ -301,7 +331,7 @@ def delay_ns(e) -> float:
                 return 5.0
             return 9.0
         if op in ("div", "floordiv", "mod"):
-            return 4.0 * e.type.bits
+            return _carry(e.type.bits) + 0.7 if _pow2_divisor(e) is not None else 4.0 * e.type.bits
         if op in ("shl", "shr"):
             return 0.0 if isinstance(e.rhs, IRConst) else 2.5
         if op in ("and", "or", "xor", "land", "lor"):

@@ -176,3 +176,32 @@ def test_same_array_to_two_parameters_is_a_clear_error():
     with pytest.raises(AlloError, match="two array parameters") as e:
         allo.customize(top).build()
     assert f":{line_of(top, 'g(A, A)')}:" in str(e.value)
+
+
+def test_division_by_constant_powers_of_two_is_shifts_and_matches():
+    from allo_rtl.ir.types import int8, uint16
+
+    def k(A: int32[16], B: int8[16], C: uint16[16], R: int32[16, 7]):
+        for i in range(16):
+            R[i, 0] = A[i] // 8
+            R[i, 1] = A[i] % 8
+            R[i, 2] = A[i] / 4
+            R[i, 3] = B[i] % 4
+            R[i, 4] = B[i] / 2
+            R[i, 5] = C[i] // 16
+            R[i, 6] = C[i] % 16
+
+    s = allo.customize(k)
+    rng = np.random.default_rng(0)
+    A = rng.integers(-1000, 1000, 16).astype(np.int32)
+    A[:4] = [-8, -7, 7, -2**31]
+    B = rng.integers(-128, 128, 16).astype(np.int8)
+    B[:3] = [-128, -1, -3]
+    C = rng.integers(0, 65536, 16).astype(np.uint16)
+    R1 = np.zeros((16, 7), np.int32)
+    R2 = R1.copy()
+    s.build(target="sim")(A, B, C, R1)
+    mod = s.build()
+    mod(A, B, C, R2)
+    np.testing.assert_array_equal(R1, R2)
+    assert "floordiv" not in mod.verilog and " / " not in mod.verilog  # no divider built
