@@ -42,7 +42,7 @@ _BOOL = UInt(1)
 
 @dataclass(eq=False)
 class Node:
-    kind: str  # const | reg | op | addr | load
+    kind: str  # const | reg | op | addr | load | unit
     type: Any
     args: tuple = ()
     ir: Any = None  # op: the IR expression (its fields give the operator)
@@ -200,11 +200,25 @@ class _Sched:
         if isinstance(e, Load):
             return self.load(e)
         args = tuple(self.expr(x) for x in expr_children(e))
-        try:
-            d = ops.delay_ns(e)
-        except ops.Unsupported:
-            raise
-        return self.op(e, args, d)
+        unit = ops.divider_for(e)
+        if unit is not None and not all(a.kind == "const" for a in args):
+            return self.unit(e, args, unit)
+        return self.op(e, args, ops.delay_ns(e))
+
+    def unit(self, e, args: tuple, unit) -> Node:
+        """A pipelined multi-cycle operator (integer divider): issues when its operands are
+        ready, result ``unit.latency`` cycles later (the FSM never stalls inside a block)."""
+        key = ("unit", e.op, e.type.name, e.lhs.type.name, e.rhs.type.name,
+               tuple(a.id for a in args))
+        if key in self.cse:
+            return self.cse[key]
+        c, t = self.avail(args)
+        if t + ops.DIV_INPUT_NS + ops.SETUP_NS > ops.CLOCK_NS:
+            c += 1
+        n = self.add(Node("unit", e.type, args, ir=e, extra=unit, cycle=c,
+                          ready=c + unit.latency, t=ops.DIV_OUTPUT_NS))
+        self.cse[key] = n
+        return n
 
     def addr(self, buf: str, index) -> Node:
         shape, _, aw = self.fn.buf_info(buf)

@@ -30,6 +30,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from primitives.int import IntDiv
+
 from ..errors import AlloError
 from ..ir.nodes import BufRef, Decl, For, Function, Module as IRModule, walk_stmts
 from ..ir.types import Index
@@ -346,6 +348,14 @@ class _Emitter:
                 v = ops.from_bits(self.handles[n.value].rdata, n.type)
                 combv[n] = v
                 return v
+            elif n.kind == "unit":
+                spec = n.extra
+                div = IntDiv(spec.width, spec.signed, latency=spec.latency, floor=spec.floor)
+                self.m.submodules[f"{bname}_div{n.id}"] = div
+                a, b = spec.operands(val(n.args[0], n.cycle), val(n.args[1], n.cycle))
+                self.m.d.comb += [div.a.eq(a), div.b.eq(b), div.en.eq(1)]
+                v = spec.result(div.quotient, div.remainder, n.type)
+                shape = ops.shape_of(n.type)
             else:
                 raise AssertionError(n.kind)
             sig = Signal(shape, name=f"{bname}_n{n.id}")

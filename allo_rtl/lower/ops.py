@@ -142,6 +142,51 @@ def _div_pow2(op: str, a: Value, k: int, signed_: bool, t: AlloType) -> Value:
     return fit(Mux(neg & (low != 0), low - (1 << k), low), t)
 
 
+#: combinational delay in front of / after a pipelined divider's registers (ns)
+DIV_INPUT_NS = 2.0
+DIV_OUTPUT_NS = 3.0
+
+
+class DividerSpec:
+    """How an integer ``/``, ``//`` or ``%`` maps onto :class:`primitives.int.IntDiv`:
+    operand width, signedness, floor mode, pre-shifts for fixed point, latency."""
+
+    def __init__(self, e):
+        ta, tb, t = e.lhs.type, e.rhs.type, e.type
+        self.op = e.op
+        sh = _fr(t) - _fr(ta) + _fr(tb) if e.op in ("div", "floordiv") else 0
+        self.sh_a, self.sh_b = max(sh, 0), max(-sh, 0)
+        wa, wb = ta.bits + self.sh_a, tb.bits + self.sh_b
+        self.signed = is_signed(ta) or is_signed(tb)
+        # one extra bit for signed division: no INT_MIN / -1 overflow, unsigned operands fit
+        self.width = max(wa, wb) + (1 if self.signed else 0)
+        self.floor = e.op == "floordiv"
+        self.latency = self.width + (2 if self.signed else 0)
+
+    def operands(self, a: Value, b: Value):
+        from ..ir.types import Int, UInt
+
+        wt = Int(self.width) if self.signed else UInt(self.width)
+        if self.sh_a:
+            a = a << self.sh_a
+        if self.sh_b:
+            b = b << self.sh_b
+        return fit(a, wt).as_unsigned(), fit(b, wt).as_unsigned()
+
+    def result(self, quotient: Value, remainder: Value, t: AlloType) -> Value:
+        v = remainder if self.op == "mod" else quotient
+        return fit(v.as_signed() if self.signed else v, t)
+
+
+def divider_for(e):
+    """A :class:`DividerSpec` if IR expression ``e`` needs a divider unit, else None."""
+    if not isinstance(e, BinOp) or e.op not in ("div", "floordiv", "mod"):
+        return None
+    if isinstance(e.type, Float) or _pow2_divisor(e) is not None:
+        return None
+    return DividerSpec(e)
+
+
 def comb_op(e, args: list) -> Value:
     """The Amaranth expression for IR expression ``e`` given its operand values
     (in :func:`allo_rtl.ir.nodes.expr_children` order)."""

@@ -205,3 +205,31 @@ def test_division_by_constant_powers_of_two_is_shifts_and_matches():
     mod(A, B, C, R2)
     np.testing.assert_array_equal(R1, R2)
     assert "floordiv" not in mod.verilog and " / " not in mod.verilog  # no divider built
+
+
+def test_variable_division_uses_pipelined_divider_and_matches():
+    from allo_rtl.ir.types import int8, uint16
+
+    def k(A: int32[8], B: int8[8], C: uint16[8], R: int32[8, 6]) -> int32:
+        s: int32 = 0
+        for i in range(8):
+            R[i, 0] = A[i] // B[i]
+            R[i, 1] = A[i] % B[i]
+            R[i, 2] = A[i] / B[i]
+            R[i, 3] = C[i] // B[i]
+            R[i, 4] = C[i] % (C[i] - 7)
+            R[i, 5] = B[i] / C[i]
+            s += A[i] // (s + 1)
+        return s
+
+    s = allo.customize(k)
+    A = np.array([-8, -7, 7, -2**31, 1000, -999, 5, 0], np.int32)
+    B = np.array([0, -1, -3, -1, 7, 100, -128, 3], np.int8)
+    C = np.array([7, 0, 65535, 3, 100, 9, 1, 2], np.uint16)
+    R1 = np.zeros((8, 6), np.int32)
+    R2 = R1.copy()
+    r1 = s.build(target="sim")(A, B, C, R1)
+    mod = s.build()
+    assert mod(A, B, C, R2) == r1
+    np.testing.assert_array_equal(R1, R2)
+    assert "div" in mod.verilog  # IntDiv instances, one per division
