@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from primitives.int import IntDiv
 
 from ..errors import AlloError
-from ..ir.nodes import BufRef, Decl, For, Function, Module as IRModule, walk_stmts
+from ..ir.nodes import Assign, BufRef, Decl, For, Function, Module as IRModule, walk_stmts
 from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
@@ -112,6 +112,9 @@ class LoweredFunction:
                     self.var_types[s.name] = s.type
             elif isinstance(s, For):
                 self.var_types[s.var] = Index()
+            elif isinstance(s, Assign) and not s.name.startswith("%"):
+                # e.g. the variable of an unrolled loop (no For left to declare it)
+                self.var_types.setdefault(s.name, s.value.type)
         self._check_types(f)
         self.blocks = build_cfg(f, self.var_types)
         self.scheds = _reachable_scheds([schedule_block(b, self) for b in self.blocks])

@@ -24,7 +24,7 @@ import copy
 import numpy as np
 
 from ..errors import AlloError
-from ..ir.nodes import (BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
+from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
                         Return, Store, Var, While, walk_stmts)
 from ..ir.rename import rename_buffer
 from ..ir.types import Index
@@ -125,6 +125,37 @@ class _Prep:
                 return s.shape
         raise AssertionError(f"unknown buffer {buf}")
 
+    def unroll(self, s: For, factor: int) -> list:
+        """Unroll ``s`` by ``factor`` (0: fully). Each copy of the body starts by assigning
+        the loop variable; in hardware the copies share one basic block, so the scheduler
+        runs their operations in parallel where memory ports allow."""
+        if not (isinstance(s.lb, Const) and isinstance(s.ub, Const)):
+            raise AlloError(f"unroll= on loop '{s.name or s.var}' needs constant bounds",
+                            s.loc, "unroll a loop with constant bounds, or drop unroll=")
+        vals = list(range(s.lb.value, s.ub.value, s.step))
+        vt = s.lb.type
+
+        def copy_with(value_expr):
+            return [Assign(s.var, value_expr, loc=s.loc)] + copy.deepcopy(s.body)
+
+        if factor == 0 or factor >= len(vals):
+            out = []
+            for v in vals:
+                out += copy_with(Const(v, vt))
+            return out
+        outer = len(vals) // factor
+        u = f"__unroll{self.nfill}"
+        self.nfill += 1
+        body = []
+        for k in range(factor):
+            idx = BinOp("add", BinOp("mul", Var(u, vt), Const(factor * s.step, vt), vt),
+                        Const(s.lb.value + k * s.step, vt), vt)
+            body += copy_with(idx)
+        out = [For(u, Const(0, vt), Const(outer, vt), 1, body, name=u, loc=s.loc)]
+        for v in vals[outer * factor:]:
+            out += copy_with(Const(v, vt))
+        return out
+
     def ret(self, s: Return) -> list:
         out, vals = [], []
         for k, (v, spec) in enumerate(zip(s.values, self.f.results)):
@@ -155,6 +186,14 @@ class _Prep:
                                     "use target='sim' for kernels with Stateful state")
                 res += self.decl(s, nxt)
             elif isinstance(s, For):
+                if s.attrs.get("pipeline"):
+                    raise AlloError(
+                        f"pipeline= on loop '{s.name or s.var}' is not implemented by the RTL "
+                        "target yet (allo_rtl never ignores a hardware directive silently)",
+                        s.loc, "remove pipeline= for now, or use target='sim'")
+                if "unroll" in s.attrs and s.attrs["unroll"] != 1:
+                    res += self.block(self.unroll(s, s.attrs["unroll"]))
+                    continue
                 n = copy.copy(s)
                 n.body = self.block(s.body)
                 res.append(n)

@@ -1133,7 +1133,8 @@ class _FuncGen:
             if self.loop_depth == 0 and self.chance(0.3):
                 kw = f', name="{self.mg.fresh("band")}"'
             elif self.chance(0.15):
-                kw = rng.choice([", pipeline=True", ", unroll=2"])
+                # pipeline= raises on the RTL target until modulo scheduling lands
+                kw = rng.choice([", unroll=2", ", unroll=True", ", unroll=3"])
                 self.feat("loop_attr")
             head = (f"for {', '.join(names)} in allo.{form}"
                     f"({', '.join(map(str, bounds))}{kw}):")
