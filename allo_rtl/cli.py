@@ -170,6 +170,12 @@ def cmd_bench_interp(args) -> int:
     return bench_main()
 
 
+def cmd_bench(args) -> int:
+    from .bench.rtl import main as bench_main
+
+    return bench_main(args)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m allo_rtl",
                                 description="Allo-compatible Python kernels + schedules -> RTL.")
@@ -190,6 +196,19 @@ def main(argv=None) -> int:
     b.add_argument("--trace", action="store_true",
                    help="with --sim: write an FST waveform of the run to the output directory")
     b.set_defaults(func=cmd_build)
+    from .bench.rtl import add_arguments as bench_arguments
+
+    br = sub.add_parser(
+        "bench", help="RTL benchmark of every design in designs/: cycles vs ideal, lowering/build times, "
+                      "simulation rate vs a bare Verilator loop, RTL == interpreter, optional synthesis",
+        description="Benchmark the bundled designs (designs/*.py) through the RTL flow and print one table: "
+                    "exact cycles and efficiency (ideal / cycles), Python lowering time, Verilator build time "
+                    "(cached or cold), harness simulation rate vs a bare C++ clk/eval loop on the same Verilog, "
+                    "warm schedule()+build()+call time, and PASS/FAIL of RTL vs interpreter outputs; with "
+                    "--synth also LUT/FF/DSP/BRAM, Fmax and latency. Writes JSON. Exit status 1 unless every "
+                    "design passes. See also 'bench-interp' (interpreter throughput).")
+    bench_arguments(br)
+    br.set_defaults(func=cmd_bench)
     bi = sub.add_parser("bench-interp", help="interpreter throughput (scalar ops/s) on GEMM and a 2-D stencil")
     bi.set_defaults(func=cmd_bench_interp)
     args = p.parse_args(argv)

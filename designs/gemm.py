@@ -1,9 +1,19 @@
-"""The bundled default design: an int32 GEMM written as plain Allo loops."""
+"""The bundled default design: an int32 GEMM ``C = A @ B`` written as plain Allo loops.
+
+Square matrices of ``size`` x ``size`` (quick: 16, full: 64), one sequential
+``i, j, k`` loop nest with no schedule primitives. Ideal cycles: one inner
+iteration per cycle, ``size**3``. See ``designs/__init__.py`` for the
+convention shared by every bundled design.
+"""
+
+import numpy as np
 
 import allo_rtl as allo
 from allo_rtl.ir.types import int32
 
-M, N, K = 16, 16, 16
+SIZES = {"quick": 16, "full": 64}
+SIZE = SIZES["quick"]
+M, N, K = SIZE, SIZE, SIZE
 
 
 def gemm(A: int32[M, K], B: int32[K, N]) -> int32[M, N]:
@@ -16,6 +26,38 @@ def gemm(A: int32[M, K], B: int32[K, N]) -> int32[M, N]:
 TOP = gemm
 
 
-def schedule():
-    """The design's schedule (no primitives yet: they land with the schedules issue)."""
-    return allo.customize(gemm)
+def kernel(size: int = SIZE, reps: int = 1):
+    """The GEMM kernel for ``size`` x ``size`` matrices, its loop nest run ``reps`` times."""
+    if size == SIZE and reps == 1:
+        return gemm
+    m = n = k_ = size
+
+    def gemm_n(A: int32[m, k_], B: int32[k_, n]) -> int32[m, n]:
+        C: int32[m, n] = 0
+        for r in range(reps):
+            for i, j, k in allo.grid(m, n, k_, name="C"):
+                C[i, j] += A[i, k] * B[k, j]
+        return C
+
+    return gemm_n
+
+
+def schedule(size: int | None = None, reps: int = 1):
+    """The design's schedule (no primitives: a sequential baseline)."""
+    return allo.customize(kernel(size or SIZE, reps))
+
+
+def ideal_cycles(size: int | None = None) -> int:
+    """One multiply-accumulate per cycle: ``size**3``."""
+    size = size or SIZE
+    return size ** 3
+
+
+IDEAL_CYCLES = ideal_cycles()
+
+
+def make_inputs(rng, size: int | None = None):
+    """``(A, B)``: int32 matrices with entries in [-100, 100)."""
+    size = size or SIZE
+    return (rng.integers(-100, 100, (size, size)).astype(np.int32),
+            rng.integers(-100, 100, (size, size)).astype(np.int32))

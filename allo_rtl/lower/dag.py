@@ -296,7 +296,7 @@ class _Sched:
 
     def merge(self, c, env_t, env_f):
         out = {}
-        for k in set(env_t) | set(env_f):
+        for k in dict.fromkeys([*env_t, *env_f]):  # ordered: Verilog must be deterministic
             a = env_t.get(k)
             b = env_f.get(k)
             if a is None or b is None:

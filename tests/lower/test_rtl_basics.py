@@ -286,3 +286,21 @@ def test_pipeline_attribute_is_a_clear_error_until_implemented():
     with pytest.raises(AlloError, match="pipeline= on loop") as e:
         allo.customize(k).build()
     assert f":{line_of(k, 'pipeline=1')}:" in str(e.value)
+
+
+def test_verilog_is_identical_across_processes():
+    """Same input -> same bytes in a fresh interpreter too (no hash-order dependence), so
+    the Verilator cache hits across runs."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib, designs.stencil as d\n"
+            "from allo_rtl.lower import lower_design\n"
+            "print(hashlib.sha256(lower_design(d.schedule().module).verilog.encode()).hexdigest())")
+    digests = set()
+    for seed in ("1", "2"):
+        env = dict(__import__("os").environ, PYTHONHASHSEED=seed)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
