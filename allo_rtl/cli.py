@@ -164,6 +164,42 @@ def cmd_build(args) -> int:
     return status
 
 
+def cmd_report(args) -> int:
+    from .rtl import RTLModule
+    from .synth import DeviceTooSmall, SynthError, synthesize
+    from .customize import customize
+
+    path = args.file or DEFAULT_DESIGN
+    mod, fn = _load_design(path, args.top)
+    s = mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn)
+    rtl = RTLModule(s.module)
+    os.makedirs(args.output, exist_ok=True)
+    vpath = os.path.join(args.output, f"{rtl.spec.top}.v")
+    with open(vpath, "w") as f:
+        f.write(rtl.verilog)
+    print(f"[1/2] {os.path.relpath(path)} -> {vpath}", file=sys.stderr)
+
+    def progress(msg):
+        print(f"[2/2] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        rep = synthesize(rtl.verilog, rtl.spec.top, args.device, progress=progress)
+    except DeviceTooSmall as e:
+        print(f"error: {s.top_func_name} does not fit {args.device}: {e}", file=sys.stderr)
+        return 3
+    except SynthError as e:
+        print(f"error: synthesis failed: {e}", file=sys.stderr)
+        return 3
+    base = os.path.join(args.output, f"{s.top_func_name}.{args.device}")
+    with open(base + ".synth.json", "w") as f:
+        f.write(rep.to_json())
+    with open(base + ".synth.md", "w") as f:
+        f.write(rep.to_markdown())
+    print(rep.to_markdown())
+    print(f"reports: {base}.synth.json, {base}.synth.md", file=sys.stderr)
+    return 0
+
+
 def cmd_bench_interp(args) -> int:
     from .bench.interp import main as bench_main
 
@@ -209,6 +245,17 @@ def main(argv=None) -> int:
                     "design passes. See also 'bench-interp' (interpreter throughput).")
     bench_arguments(br)
     br.set_defaults(func=cmd_bench)
+    r = sub.add_parser("report", help="synthesize a design with Yosys (and place & route with "
+                                      "nextpnr on ECP5): resources per module and Fmax",
+                       description="Lower the design to Verilog, synthesize it for the device "
+                                   "and write <top>.<device>.synth.json/.md (cached by Verilog "
+                                   "hash). Without FILE: the bundled GEMM.")
+    r.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
+    r.add_argument("--top", help="name of the top kernel function in FILE")
+    r.add_argument("--device", default="ecp5-85k", choices=["ecp5-85k", "xc7", "ice40-up5k"],
+                   help="target device (default ecp5-85k; Fmax only on ECP5)")
+    r.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
+    r.set_defaults(func=cmd_report)
     bi = sub.add_parser("bench-interp", help="interpreter throughput (scalar ops/s) on GEMM and a 2-D stencil")
     bi.set_defaults(func=cmd_bench_interp)
     args = p.parse_args(argv)

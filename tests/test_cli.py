@@ -23,3 +23,12 @@ def test_build_default_design_with_sim_and_trace(tmp_path, capsys):
 def test_build_bad_top_is_a_clear_error(tmp_path, capsys):
     assert main(["build", "--top", "nope", "-o", str(tmp_path)]) == 2
     assert "has no function 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.rtl
+def test_report_synthesizes_and_reports_fmax(tmp_path, capsys):
+    assert main(["report", "designs/vadd.py", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Fmax" in out and "vadd_top.kernel" in out
+    rep = json.loads((tmp_path / "vadd.ecp5-85k.synth.json").read_text())
+    assert rep["fmax_mhz"] > 0 and rep["total"]["BRAM"] >= 1
