@@ -36,6 +36,22 @@ def _load_design(path: str, top: str | None):
     raise AlloError(f"{path} does not say which kernel is the top", hint="pass --top NAME or define TOP = kernel")
 
 
+def _design_schedule(args):
+    """(path, schedule) of the design named by FILE/--top: its ``schedule()`` if it has one
+    and no --top was given, else ``customize`` of the chosen kernel."""
+    from .customize import customize
+
+    path = args.file or DEFAULT_DESIGN
+    mod, fn = _load_design(path, args.top)
+    return path, (mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn))
+
+
+def _add_design_arguments(p) -> None:
+    p.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
+    p.add_argument("--top", help="name of the top kernel function in FILE")
+    p.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
+
+
 def _random_inputs(func, rng):
     from .ir.numerics import numpy_dtype
     from .ir.types import Float, Fixed, UFixed
@@ -87,24 +103,11 @@ def _markdown_report(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _outputs_equal(a, b) -> bool:
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_outputs_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, np.ndarray):
-        if a.dtype.kind == "f":
-            return np.array_equal(a.view(f"u{a.dtype.itemsize}"), b.view(f"u{b.dtype.itemsize}"))
-        return np.array_equal(a, b)
-    return a == b or (a != a and b != b)
-
-
 def cmd_build(args) -> int:
-    from .customize import customize
-    from .rtl import RTLModule
+    from .rtl import RTLModule, outputs_equal
 
-    path = args.file or DEFAULT_DESIGN
-    mod, fn = _load_design(path, args.top)
     t0 = time.perf_counter()
-    s = mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn)
+    path, s = _design_schedule(args)
     t_parse = time.perf_counter() - t0
     os.makedirs(args.output, exist_ok=True)
     top = s.top_func_name
@@ -143,8 +146,8 @@ def cmd_build(args) -> int:
         rtl.compile()
         ref = s.build(target="sim")(*ref_in)
         out = rtl(*inputs)
-        same = _outputs_equal(ref, out) and all(
-            _outputs_equal(x, y) for x, y in zip(ref_in, inputs) if isinstance(x, np.ndarray))
+        same = outputs_equal(ref, out) and all(
+            outputs_equal(x, y) for x, y in zip(ref_in, inputs) if isinstance(x, np.ndarray))
         result = "PASS" if same else "FAIL"
         status = 0 if same else 1
         print(f"      simulated {rtl.last_cycles} cycles; RTL vs interpreter: {result}")
@@ -167,11 +170,8 @@ def cmd_build(args) -> int:
 def cmd_report(args) -> int:
     from .rtl import RTLModule
     from .synth import DeviceTooSmall, SynthError, synthesize
-    from .customize import customize
 
-    path = args.file or DEFAULT_DESIGN
-    mod, fn = _load_design(path, args.top)
-    s = mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn)
+    path, s = _design_schedule(args)
     rtl = RTLModule(s.module)
     os.makedirs(args.output, exist_ok=True)
     vpath = os.path.join(args.output, f"{rtl.spec.top}.v")
@@ -223,9 +223,7 @@ def main(argv=None) -> int:
                        description="Parse the kernel, lower it to Amaranth/Verilog, and write "
                                    "<top>.ir.txt, <module>.v, <top>.report.json and "
                                    "<top>.report.md to the output directory.")
-    b.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
-    b.add_argument("--top", help="name of the top kernel function in FILE")
-    b.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
+    _add_design_arguments(b)
     b.add_argument("--sim", action="store_true",
                    help="also simulate the Verilog on random inputs (Verilator) and check it "
                         "against the interpreter; prints the cycle count")
@@ -250,11 +248,9 @@ def main(argv=None) -> int:
                        description="Lower the design to Verilog, synthesize it for the device "
                                    "and write <top>.<device>.synth.json/.md (cached by Verilog "
                                    "hash). Without FILE: the bundled GEMM.")
-    r.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
-    r.add_argument("--top", help="name of the top kernel function in FILE")
+    _add_design_arguments(r)
     r.add_argument("--device", default="ecp5-85k", choices=["ecp5-85k", "xc7", "ice40-up5k"],
                    help="target device (default ecp5-85k; Fmax only on ECP5)")
-    r.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
     r.set_defaults(func=cmd_report)
     bi = sub.add_parser("bench-interp", help="interpreter throughput (scalar ops/s) on GEMM and a 2-D stencil")
     bi.set_defaults(func=cmd_bench_interp)

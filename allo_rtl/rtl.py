@@ -24,8 +24,9 @@ from .ir import numerics as N
 from .ir.interp import marshal_inputs, unmarshal_results
 from .ir.nodes import Module
 from .ir.types import Int, Index, Fixed
+from .lower.kernel import port_name
 
-__all__ = ["RTLModule", "DEFAULT_MAX_CYCLES"]
+__all__ = ["RTLModule", "DEFAULT_MAX_CYCLES", "outputs_equal"]
 
 #: a kernel that has not raised ``done`` after this many cycles is reported as hung
 DEFAULT_MAX_CYCLES = 200_000_000
@@ -122,12 +123,10 @@ class RTLModule:
         pos = 0
         for p in ir_top.params:
             if p.is_tensor:
-                memories[_mem_name(self.design, p.name)] = np.asarray(raw[pos], dtype=object) \
+                memories[port_name(p.name)] = np.asarray(raw[pos], dtype=object) \
                     if p.type.bits > 64 else _raw_array(raw[pos], p.type)
                 pos += 2
             else:
-                from .lower.kernel import port_name
-
                 scalars[port_name(p.name)] = int(raw[pos])
                 pos += 1
         build = self.compile()
@@ -141,7 +140,7 @@ class RTLModule:
         self.last_cycles = res.cycles
         for idx, lst in writeback:
             p = ir_top.params[idx]
-            vals = _from_unsigned(res.memories[_mem_name(self.design, p.name)], p.type)
+            vals = _from_unsigned(res.memories[port_name(p.name)], p.type)
             args[idx][...] = N.from_raw(vals, p.type, p.shape)
         out = []
         for k, r in enumerate(ir_top.results):
@@ -152,10 +151,18 @@ class RTLModule:
         return unmarshal_results(ir_top, out) if ir_top.results else None
 
 
-def _mem_name(design, buf: str) -> str:
-    from .lower.kernel import port_name
-
-    return port_name(buf)
+def outputs_equal(a, b) -> bool:
+    """Bit-exact equality of kernel outputs (results or arrays): floats compare by their bit
+    patterns, so -0.0 != +0.0 and NaN == NaN of the same encoding."""
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(outputs_equal(x, y) for x, y in zip(a, b)))
+    x, y = np.asarray(a), np.asarray(b)
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    if x.dtype.kind == "f":
+        x, y = x.view(f"u{x.dtype.itemsize}"), y.view(f"u{y.dtype.itemsize}")
+    return bool(np.array_equal(x, y))
 
 
 def _raw_array(lst, t):

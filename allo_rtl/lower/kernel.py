@@ -167,9 +167,6 @@ class LoweredFunction:
                 members[f"ret{k}"] = Out(ops.shape_of(r.type))
         return wiring.Signature(members)
 
-    def state_count(self) -> int:
-        return self.nstates
-
     def cycles_summary(self) -> list:
         """(block name, cycles per visit) for reports."""
         return [(s.block.name, s.length) for s in self.scheds]
@@ -233,6 +230,7 @@ class _Emitter:
         self.comb: dict = {}  # signal -> [(cond, value)]
         self.sync: dict = {}
         self.order: list = []  # signals in first-driven order (deterministic output)
+        self.offsets: dict = {}  # call index -> subview offset register per parameter
 
     # -------------------------------------------------------------- drivers
 
@@ -446,8 +444,7 @@ class _Emitter:
                         self.drive(getattr(inst, port_name(p.name)), cond,
                                    ops.fit(val(an, last), p.type))
                         offs.append(None)
-                self._offsets = getattr(self, "_offsets", {})
-                self._offsets[idx] = offs
+                self.offsets[idx] = offs
                 _, _, wait_state = lf.calls[idx]
                 self.drive(self.state, cond, Const(wait_state, len(self.state)), sync=True)
 
@@ -456,7 +453,7 @@ class _Emitter:
         inst = self.instances[idx]
         callee = lf.funcs[leaf.call.callee]
         w = self.st(st)
-        offs = self._offsets[idx]
+        offs = self.offsets[idx]
         conns = []
         for a, p, off in zip(leaf.call.args, callee.f.params, offs):
             if p.is_tensor:

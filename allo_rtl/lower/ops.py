@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value, signed, unsigned
 
+from ..ir.nodes import Const as IRConst
 from ..ir.nodes import (BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, Cast, Select,
                         UnOp)
 from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
@@ -117,8 +118,6 @@ def _div(op: str, a: Value, b: Value, ta: AlloType, tb: AlloType, t: AlloType) -
 
 def _pow2_divisor(e) -> int | None:
     """log2 of a constant power-of-two integer divisor (no fraction bits), else None."""
-    from ..ir.nodes import Const as IRConst
-
     if not isinstance(e.rhs, IRConst) or _fr(e.lhs.type) or _fr(e.rhs.type) or _fr(e.type):
         return None
     v = e.rhs.value
@@ -227,8 +226,6 @@ def comb_op(e, args: list) -> Value:
 def _bits(v: Value, lo: Value, lo_ir, width: int) -> Value:
     """Bits ``[lo, lo + width)`` of ``v`` sign-extended to infinity (Python ``>>``)."""
     n = len(v)
-    from ..ir.nodes import Const as IRConst
-
     if isinstance(lo_ir, IRConst):
         k = lo_ir.value
         if k < 0:
@@ -250,8 +247,6 @@ def _bit_insert(e: BitInsert, v: Value, lo: Value, new: Value) -> Value:
     n = len(v)
     w = e.width
     newbits = _extend(new, w)[:w]
-    from ..ir.nodes import Const as IRConst
-
     if isinstance(e.lo, IRConst):
         k = e.lo.value
         if k >= n or k < 0:
@@ -307,8 +302,6 @@ def _binop(e: BinOp, a: Value, b: Value) -> Value:
     if op in ("min", "max"):
         return fit(Mux(a < b, a, b) if op == "min" else Mux(a > b, a, b), t)
     if op in ("shl", "shr"):
-        from ..ir.nodes import Const as IRConst
-
         n = t.bits
         a = fit(a, t)
         fill = Mux(a < 0, -1, 0) if is_signed(t) else Const(0, 1)
@@ -355,8 +348,6 @@ def _carry(width: int) -> float:
 
 def delay_ns(e) -> float:
     """Estimated combinational delay of one IR operator (operands to result)."""
-    from ..ir.nodes import Const as IRConst
-
     if isinstance(e, BinOp):
         op = e.op
         w = max(e.lhs.type.bits, e.rhs.type.bits) if not isinstance(e.type, Float) else 32

@@ -56,16 +56,12 @@ def written_params(module: Module) -> dict:
 
 
 class _Prep:
-    def __init__(self, module: Module, f: Function, written: set):
-        self.module = module
+    def __init__(self, f: Function, written: set):
         self.f = f
         self.written = written  # buffers of f that are written
         self.nfill = 0
         self.decls: dict = {}  # name -> Decl (post-preparation)
         self.roms: list = []  # extra ROM decls (hoisted)
-
-    def loopvar(self, d: int) -> str:
-        return f"__fill{self.nfill}_{d}"
 
     def nest(self, shape, body_fn, loc):
         """A loop nest over ``shape`` whose innermost body is ``body_fn(index vars)``."""
@@ -250,7 +246,7 @@ def prepare_module(module: Module) -> Module:
         for s in walk_stmts(f.body):
             if isinstance(s, CallStmt):
                 w.update(s.outs)
-        p = _Prep(module, f, w)
+        p = _Prep(f, w)
         body = p.block(f.body)
         g = copy.copy(f)
         g.body = p.roms + body

@@ -18,6 +18,7 @@ write port, multiplexed between the host (idle) and the kernel (busy).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, unsigned
@@ -134,4 +135,4 @@ def emit_verilog(wrapper: TopWrapper, name: str) -> str:
 
 
 #: Verilator lint waivers for generated Verilog (see the comments in the file)
-WAIVERS = __import__("pathlib").Path(__file__).with_name("verilator_waivers.vlt")
+WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")

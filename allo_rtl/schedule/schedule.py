@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 
-from ..errors import AlloError, Loc
+from ..errors import AlloError, AlloWarning, Loc
 from ..ir.nodes import Decl, For, Module, walk_stmts
 
 __all__ = ["Schedule", "LoopHandle", "LoopBand", "LoopBands", "BufferHandle", "TARGETS"]
@@ -34,6 +35,10 @@ def _caller_loc(depth: int = 2) -> Loc | None:
         return Loc(info.filename, info.lineno, 0, src)
     finally:
         del frame
+
+
+#: keyword options of ``build(target="rtl")`` (see :class:`allo_rtl.rtl.RTLModule`)
+_RTL_OPTIONS = ("trace", "max_cycles", "progress", "name", "cache_dir")
 
 
 class LoopHandle:
@@ -229,7 +234,22 @@ class Schedule:
     def build(self, target: str | None = None, mode: str | None = None, project: str | None = None,
               configs=None, wrap_io: bool = True, use_memory: bool = False, **kwargs):
         """Build the design. ``target``: "rtl" (default; ``ALLO_RTL_TARGET`` overrides the
-        default) lowers to Verilog and simulates it; "sim" runs the IR interpreter."""
+        default) lowers to Verilog and simulates it; "sim" runs the IR interpreter.
+
+        RTL options (keyword): ``trace`` (True or a .fst/.vcd path), ``max_cycles``,
+        ``progress``, ``name`` (Verilog module name), ``cache_dir``. Allo's HLS options
+        (``mode``, ``project``, ``configs``, ``wrap_io``, ``use_memory``) are accepted for
+        compatibility and have no effect here (a warning says so)."""
+        unknown = sorted(set(kwargs) - set(_RTL_OPTIONS))
+        if unknown:
+            raise AlloError(f"unknown build option(s) {', '.join(unknown)}", _caller_loc(),
+                            f"options of this target: {', '.join(_RTL_OPTIONS)}")
+        allo_opts = [n for n, v, d in (("mode", mode, None), ("project", project, None),
+                                       ("configs", configs, None), ("wrap_io", wrap_io, True),
+                                       ("use_memory", use_memory, False)) if v != d]
+        if allo_opts:
+            warnings.warn(f"build option(s) {', '.join(allo_opts)} configure Allo's HLS "
+                          "backends and have no effect in allo_rtl", AlloWarning, stacklevel=2)
         if target is None:
             target = os.environ.get("ALLO_RTL_TARGET", "rtl").strip().lower() or "rtl"
             if target not in TARGETS:
@@ -239,13 +259,15 @@ class Schedule:
         if target in ("sim", "simulator", "interp", "interpreter"):
             from ..ir.interp import compile_module
 
+            if kwargs:
+                raise AlloError(f"option(s) {', '.join(sorted(kwargs))} apply to target='rtl' "
+                                "only", _caller_loc(), "drop them for target='sim'")
+
             return compile_module(self.module)
         if target == "rtl":
             from ..rtl import RTLModule
 
-            opts = {k: kwargs[k] for k in ("trace", "max_cycles", "progress", "name", "cache_dir")
-                    if k in kwargs}
-            return RTLModule(self.module, **opts)
+            return RTLModule(self.module, **kwargs)
         if target in _VENDOR:
             raise AlloError(f"target {target!r} is a vendor/Allo backend that allo_rtl does not "
                             "have", _caller_loc(),

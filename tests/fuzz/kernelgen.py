@@ -41,11 +41,10 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Ty", "FuzzCase", "generate", "run_case", "rtl_available", "FuzzMismatch"]
+__all__ = ["Ty", "FuzzCase", "generate", "run_case", "FuzzMismatch"]
 
 
 # ====================================================================== types
@@ -1629,19 +1628,3 @@ def _report(case: FuzzCase, inputs, msg: str, verbose: bool):
     if verbose:
         print(text)
     raise FuzzMismatch(text)
-
-
-@lru_cache(maxsize=1)
-def rtl_available() -> tuple:
-    """(True, "") if ``build(target="rtl")`` works; else (False, the reason). Probed once."""
-    import allo_rtl as allo
-
-    src = "def fz_probe(A: int32[2]):\n    A[0] = A[1]\n"
-    try:
-        allo.customize(src, global_vars={"int32": Ty("i", 32).allo()}).build(target="rtl")
-    except allo.AlloError as exc:
-        msg = str(exc)
-        if "not available" in msg:
-            return False, msg.splitlines()[0]
-        raise
-    return True, ""

@@ -3,8 +3,7 @@
 * ref vs sim: the interpreter against the generator's independent reference model
   (plain Python on raw integers with Allo's typing rules spelled out), plus a
   determinism check of the interpreter.
-* sim vs rtl: batches of several kernels behind one top per Verilator build;
-  skipped (with the reason) while ``build(target="rtl")`` is not available.
+* sim vs rtl: batches of several kernels behind one top per Verilator build.
 
 ``pytest tests/fuzz --fuzz-count 200 --fuzz-seed 1000`` runs more/other cases; a
 failure prints the kernel source and the first differing element, and the case is
@@ -14,7 +13,7 @@ reproduced by ``generate(seed, n_kernels, fixed=...)``.
 import numpy as np
 import pytest
 
-from .kernelgen import FuzzMismatch, generate, rtl_available, run_case
+from .kernelgen import FuzzMismatch, generate, run_case
 
 DEFAULT_COUNT = 20
 RTL_BATCH = 5  # kernels per RTL build (one Verilator build checks them all)
@@ -57,9 +56,6 @@ def test_ref_vs_sim(fuzz_seed):
 
 @pytest.mark.rtl
 def test_sim_vs_rtl(rtl_seed):
-    ok, why = rtl_available()
-    if not ok:
-        pytest.skip(f"RTL target unavailable: {why}")
     case = generate(rtl_seed, RTL_BATCH, fixed=rtl_seed % 2 == 1)
     run_case(case, ("sim", "rtl"), n_inputs=RTL_INPUTS)
 

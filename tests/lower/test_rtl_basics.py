@@ -304,3 +304,15 @@ def test_verilog_is_identical_across_processes():
                              text=True, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_build_options_are_checked_not_ignored():
+    from allo_rtl.errors import AlloWarning
+
+    s = allo.customize(vadd)
+    with pytest.raises(AlloError, match="unknown build option.*trce"):
+        s.build(trce=True)
+    with pytest.raises(AlloError, match="apply to target='rtl' only"):
+        s.build(target="sim", max_cycles=10)
+    with pytest.warns(AlloWarning, match="mode, project.*no effect"):
+        s.build(target="sim", mode="csim", project="x.prj")
