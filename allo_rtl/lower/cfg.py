@@ -25,13 +25,27 @@ so the loop variable keeps its last value after the loop, as in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from ..ir.nodes import (Assign, BinOp, CallStmt, Cast, Const, Decl, Expr, For, Function, If,
                         Load, Return, Store, Var, While, walk_exprs, walk_stmts)
 from ..ir.types import UInt
 
-__all__ = ["Block", "Goto", "Branch", "Seq", "Ret", "Call", "build_cfg", "term_leaves"]
+__all__ = ["Block", "PipeInfo", "Goto", "Branch", "Seq", "Ret", "Call", "build_cfg", "term_leaves"]
+
+
+@dataclass(eq=False)
+class PipeInfo:
+    """A pipelined loop nest: ``levels`` are the For loops flattened into one iteration
+    space (outermost first; only the outermost may have a non-constant upper bound, held in
+    ``ub``), ``body`` the straight-line statements of one iteration."""
+
+    levels: list
+    ub: Any  # Expr: the outermost level's (loop-invariant) upper bound
+    body: list
+    ii: int
+    name: str
+    loc: Any = None
 
 
 @dataclass(eq=False)
@@ -40,6 +54,7 @@ class Block:
     label: str = ""
     stmts: list = field(default_factory=list)
     term: Any = None
+    pipe: Optional[PipeInfo] = None  # set: the block is a pipelined loop (see lower/modulo.py)
 
     @property
     def name(self) -> str:
@@ -182,6 +197,9 @@ class _Builder:
         raise AssertionError(f"unexpected statement {s!r}")
 
     def loop(self, s: For):
+        levels = pipe_levels(s)
+        if levels:
+            return self.pipe_loop(levels)
         k = self.nloop
         self.nloop += 1
         vt = self.var_types[s.var]
@@ -211,11 +229,64 @@ class _Builder:
         self.cur = exit_b
 
 
+    def pipe_loop(self, levels: list):
+        """A pipelined nest: the predecessor checks the trip count and initialises the loop
+        variables; the pipeline block runs every iteration (see lower/modulo.py)."""
+        k = self.nloop
+        self.nloop += 1
+        s = levels[0]
+        vt = self.var_types[s.var]
+        lb = s.lb if s.lb.type == vt else Cast(s.lb, vt)
+        ub = s.ub if s.ub.type == vt else Cast(s.ub, vt)
+        if not isinstance(s.ub, Const):
+            ubv = f"__ub{k}"
+            self.var_types[ubv] = vt
+            self.cur.stmts.append(Assign(ubv, ub))
+            ub = Var(ubv, vt)
+        for lv in levels[1:]:
+            self.var_types.setdefault(lv.var, vt)
+        inner = levels[-1]
+        label = (inner.name or inner.var).replace(".", "_")
+        body = self.new(f"{label}_pipe")
+        exit_b = self.new(f"{label}_end")
+        body.pipe = PipeInfo(levels, ub, inner.body, int(inner.attrs["pipeline"]),
+                             inner.name or inner.var, inner.loc)
+        body.term = Goto(exit_b)
+        lbn = f"%lb{k}"
+        cmp = "lt" if s.step > 0 else "gt"
+        init = [Assign(s.var, Var(lbn, vt))] + [
+            Assign(lv.var, lv.lb if lv.lb.type == vt else Cast(lv.lb, vt)) for lv in levels[1:]]
+        self.cur.stmts.append(Assign(lbn, lb))
+        self.cur.term = Branch(BinOp(cmp, Var(lbn, vt), ub, UInt(1)), Seq(init, Goto(body)),
+                               Goto(exit_b))
+        self.cur = exit_b
+
+
+def _const_trip(s: For):
+    if not (isinstance(s.lb, Const) and isinstance(s.ub, Const)):
+        return None
+    return len(range(s.lb.value, s.ub.value, s.step))
+
+
+def pipe_levels(s: For) -> list:
+    """The loops of a pipeline rooted at ``s``: ``[s]`` when ``s`` is pipelined; ``[s, ...]``
+    when ``s`` is a perfect nest around a pipelined loop whose inner levels have constant
+    (non-zero) trip counts, which are flattened into one pipeline so consecutive runs of
+    the inner loop overlap (no fill/drain per outer iteration); else ``[]``."""
+    if s.attrs.get("pipeline"):
+        return [s]
+    if len(s.body) == 1 and isinstance(s.body[0], For) and not s.attrs.get("unroll"):
+        inner = pipe_levels(s.body[0])
+        if inner and all((_const_trip(lv) or 0) > 0 for lv in inner):
+            return [s] + inner
+    return []
+
+
 def _trivial(b: Block, term) -> bool:
     """Cheap enough to thread into a predecessor's last cycle: scalar assignments only,
     and not a loop body (threading one would unroll it). ``term`` is the block's own
     (unthreaded) terminator."""
-    if isinstance(term, Call):
+    if isinstance(term, Call) or b.pipe is not None:
         return False
     if any(isinstance(leaf, Goto) and leaf.target is b for leaf in term_leaves(term)):
         return False
@@ -271,5 +342,6 @@ def build_cfg(f: Function, var_types: dict, thread_depth: int = 3) -> list:
     if thread_depth:
         orig = {b.id: b.term for b in blocks}
         for b in blocks:
-            b.term = _thread(b.term, b, thread_depth, orig)
+            if b.pipe is None:  # a pipeline's exit is a plain state change
+                b.term = _thread(b.term, b, thread_depth, orig)
     return _reachable(blocks[0])

@@ -62,6 +62,7 @@ class StoreOp:
     value: Node
     pred: Optional[Node]
     cycle: int
+    index: Any = None  # dependence info for pipelines (lower/modulo.py)
 
 
 @dataclass(eq=False)
@@ -252,16 +253,25 @@ class _Sched:
         if t + ops.SETUP_NS > ops.CLOCK_NS:
             c += 1
         c = max(c, self.last_store.get(e.buf, -1) + 1)
-        busy = self.rbusy.setdefault(e.buf, set())
-        while c in busy:
-            c += 1
-        busy.add(c)
+        c = self.claim(self.rbusy, e.buf, c)
         self.last_load[e.buf] = max(self.last_load.get(e.buf, 0), c)
         n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + 1,
-                          t=ops.MEM_CLK_TO_OUT))
+                          t=ops.MEM_CLK_TO_OUT, extra=self.access_info(e.index)))
         self.cse[key] = n
         self.loads.append(n)
         return n
+
+    def claim(self, table: dict, buf: str, c: int) -> int:
+        """The first cycle >= ``c`` where ``buf``'s port in ``table`` is free; claims it."""
+        busy = table.setdefault(buf, set())
+        while c in busy:
+            c += 1
+        busy.add(c)
+        return c
+
+    def access_info(self, index):
+        """Extra information kept on memory accesses (the pipeline scheduler's hook)."""
+        return None
 
     # ------------------------------------------------------------ statements
 
@@ -314,13 +324,10 @@ class _Sched:
         if t + ops.SETUP_NS > ops.CLOCK_NS:
             c += 1
         c = max(c, self.last_load.get(s.buf, 0), self.last_store.get(s.buf, -1) + 1)
-        busy = self.wbusy.setdefault(s.buf, set())
-        while c in busy:
-            c += 1
-        busy.add(c)
+        c = self.claim(self.wbusy, s.buf, c)
         self.last_store[s.buf] = c
         self.epoch[s.buf] = self.epoch.get(s.buf, 0) + 1
-        self.stores.append(StoreOp(s.buf, a, v, pred, c))
+        self.stores.append(StoreOp(s.buf, a, v, pred, c, self.access_info(s.index)))
 
     # ------------------------------------------------------------ terminator
 

@@ -38,6 +38,7 @@ from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
 from .dag import schedule_block
+from .modulo import PipeSchedule, schedule_pipeline
 from .prepare import ret_name
 
 __all__ = ["MemPortSignature", "KernelComponent", "LoweredFunction", "lower_functions",
@@ -117,7 +118,9 @@ class LoweredFunction:
                 self.var_types.setdefault(s.name, s.value.type)
         self._check_types(f)
         self.blocks = build_cfg(f, self.var_types)
-        self.scheds = _reachable_scheds([schedule_block(b, self) for b in self.blocks])
+        self.scheds = _reachable_scheds([schedule_pipeline(b, self) if b.pipe else
+                                         schedule_block(b, self) for b in self.blocks])
+        self.pipelines = [s for s in self.scheds if isinstance(s, PipeSchedule)]
         # state numbering: 0 = idle, then the cycles of each block, then call waits
         self.block_state: dict = {}
         n = 1
@@ -297,7 +300,10 @@ class _Emitter:
             self.instances.append(inst)
         call_index = {id(leaf): i for i, (_, leaf, _) in enumerate(lf.calls)}
         for s in lf.scheds:
-            self.block(s, call_index)
+            if isinstance(s, PipeSchedule):
+                self.pipe_block(s)
+            else:
+                self.block(s, call_index)
         for idx, (s, leaf, st) in enumerate(lf.calls):
             self.call_wait(idx, s, leaf, st)
         self.finish()
@@ -310,6 +316,48 @@ class _Emitter:
             self.is_state[k] = sig
         return self.is_state[k]
 
+    def node_value(self, n, arg, bname):
+        """The combinational value of node ``n`` (``arg(a)``: the value of operand ``a``)."""
+        lf = self.lf
+        if n.kind == "op":
+            ir = n.ir.inner if hasattr(n.ir, "inner") else n.ir
+            args = [arg(a) for a in n.args]
+            try:
+                v = ops.comb_op(ir, args)
+            except ops.Unsupported as e:
+                raise AlloError(str(e), getattr(ir, "loc", None) or lf.f.loc,
+                                "use target='sim' for this kernel for now") from None
+            shape = ops.shape_of(n.type)
+        elif n.kind == "addr":
+            strides, aw, shape_ = n.extra
+            terms = []
+            for a, stv in zip(n.args, strides):
+                if a.kind == "const":
+                    terms.append(Const((a.value * stv) & ((1 << aw) - 1), aw))
+                    continue
+                x = arg(a).as_unsigned()[:aw]
+                if stv & (stv - 1) == 0:
+                    terms.append((x << (stv.bit_length() - 1))[:aw])
+                else:
+                    terms.append((x * stv)[:aw])
+            v = reduce(lambda p, q: p + q, terms)[:aw] if terms else Const(0, aw)
+            shape = unsigned(aw)
+        elif n.kind == "load":
+            return ops.from_bits(self.handles[n.value].rdata, n.type)
+        elif n.kind == "unit":
+            spec = n.extra
+            div = IntDiv(spec.width, spec.signed, latency=spec.latency, floor=spec.floor)
+            self.m.submodules[f"{bname}_div{n.id}"] = div
+            a, b = spec.operands(arg(n.args[0]), arg(n.args[1]))
+            self.m.d.comb += [div.a.eq(a), div.b.eq(b), div.en.eq(1)]
+            v = spec.result(div.quotient, div.remainder, n.type)
+            shape = ops.shape_of(n.type)
+        else:
+            raise AssertionError(n.kind)
+        sig = Signal(shape, name=f"{bname}_n{n.id}")
+        self.m.d.comb += sig.eq(v)
+        return sig
+
     # -------------------------------------------------------------- values
 
     def block(self, s, call_index):
@@ -319,50 +367,9 @@ class _Emitter:
         combv, tmpv = {}, {}
 
         def comb(n):
-            if n in combv:
-                return combv[n]
-            if n.kind == "op":
-                ir = n.ir.inner if hasattr(n.ir, "inner") else n.ir
-                args = [val(a, n.cycle) for a in n.args]
-                try:
-                    v = ops.comb_op(ir, args)
-                except ops.Unsupported as e:
-                    raise AlloError(str(e), getattr(ir, "loc", None) or lf.f.loc,
-                                    "use target='sim' for this kernel for now") from None
-                shape = ops.shape_of(n.type)
-            elif n.kind == "addr":
-                strides, aw, shape_ = n.extra
-                terms = []
-                for a, stv in zip(n.args, strides):
-                    x = val(a, n.cycle).as_unsigned()[:aw]
-                    if a.kind == "const":
-                        x = Const((a.value * stv) & ((1 << aw) - 1), aw)
-                        terms.append(x)
-                        continue
-                    if stv & (stv - 1) == 0:
-                        terms.append((x << (stv.bit_length() - 1))[:aw])
-                    else:
-                        terms.append((x * stv)[:aw])
-                v = reduce(lambda p, q: p + q, terms)[:aw] if terms else Const(0, aw)
-                shape = unsigned(aw)
-            elif n.kind == "load":
-                v = ops.from_bits(self.handles[n.value].rdata, n.type)
-                combv[n] = v
-                return v
-            elif n.kind == "unit":
-                spec = n.extra
-                div = IntDiv(spec.width, spec.signed, latency=spec.latency, floor=spec.floor)
-                self.m.submodules[f"{bname}_div{n.id}"] = div
-                a, b = spec.operands(val(n.args[0], n.cycle), val(n.args[1], n.cycle))
-                self.m.d.comb += [div.a.eq(a), div.b.eq(b), div.en.eq(1)]
-                v = spec.result(div.quotient, div.remainder, n.type)
-                shape = ops.shape_of(n.type)
-            else:
-                raise AssertionError(n.kind)
-            sig = Signal(shape, name=f"{bname}_n{n.id}")
-            self.m.d.comb += sig.eq(v)
-            combv[n] = sig
-            return sig
+            if n not in combv:
+                combv[n] = self.node_value(n, lambda a: val(a, n.cycle), bname)
+            return combv[n]
 
         def val(n, cyc):
             if n.kind == "const":
@@ -447,6 +454,109 @@ class _Emitter:
                 self.offsets[idx] = offs
                 _, _, wait_state = lf.calls[idx]
                 self.drive(self.state, cond, Const(wait_state, len(self.state)), sync=True)
+
+    def pipe_block(self, s: PipeSchedule):
+        """A pipelined loop (see lower/modulo.py for the scheme)."""
+        lf, m = self.lf, self.m
+        st = self.st(lf.block_state[s.block.id])
+        bname = s.block.name
+        D, ii = s.depth, s.ii
+        levels = s.pipe.levels
+        # issue control
+        done = Signal(name=f"{bname}_done")
+        slot_ok = Const(1)
+        if ii > 1:
+            slot = Signal(range(ii), name=f"{bname}_slot")
+            with m.If(st & ~done):
+                m.d.sync += slot.eq(Mux(slot == ii - 1, 0, slot + 1))
+            with m.Else():
+                m.d.sync += slot.eq(0)
+            slot_ok = slot == 0
+        issue = Signal(name=f"{bname}_issue")
+        m.d.comb += issue.eq(st & ~done & slot_ok)
+        # loop variables: carry chain from the innermost level
+        lasts = []
+        for k, lv in enumerate(levels):
+            reg = self.regs[lv.var]
+            ub = ops.const(lv.ub.value, lf.var_types[lv.var]) if k else (
+                ops.const(s.pipe.ub.value, lf.var_types[lv.var])
+                if s.pipe.ub.__class__.__name__ == "Const" else self.regs[s.pipe.ub.name])
+            nxt = reg + lv.step
+            last = Signal(name=f"{bname}_last{k}")
+            m.d.comb += last.eq(nxt >= ub if lv.step > 0 else nxt <= ub)
+            lasts.append((reg, nxt, last, lv))
+        all_last = Signal(name=f"{bname}_final")
+        m.d.comb += all_last.eq(reduce(lambda a, b: a & b, [x[2] for x in lasts]))
+        carry = issue & ~all_last
+        for reg, nxt, last, lv in reversed(lasts):
+            lb = ops.const(lv.lb.value, lf.var_types[lv.var]) if lv is not levels[0] else None
+            if lb is None:
+                self.drive(reg, carry, nxt, sync=True)
+            else:
+                self.drive(reg, carry, Mux(last, lb, nxt), sync=True)
+            carry = carry & last
+        # valid tokens: valid[t] is the iteration at time t
+        valid = [issue]
+        for t in range(1, D):
+            v = Signal(name=f"{bname}_v{t}")
+            m.d.sync += v.eq(valid[-1])
+            valid.append(v)
+        busy = _or_tree(valid[:D - 1]) if D > 1 else Const(0)
+        leave = Signal(name=f"{bname}_exit")
+        m.d.comb += leave.eq(st & (done | (issue & all_last)) & ~busy)
+        with m.If(leave):
+            m.d.sync += done.eq(0)
+        with m.Elif(issue & all_last):
+            m.d.sync += done.eq(1)
+        self.drive(self.state, leave, Const(lf.block_state[s.leaves[0].target.id],
+                                            len(self.state)), sync=True)
+
+        combv, taps = {}, {}
+
+        def delayed(key, sig, k):
+            """``sig`` delayed by ``k`` cycles (a delay line; the pipeline never stalls)."""
+            if k <= 0:
+                return sig
+            if (key, k) not in taps:
+                prev = delayed(key, sig, k - 1)
+                r = Signal(prev.shape(), name=f"{bname}_d{key}_{k}")
+                m.d.sync += r.eq(prev)
+                taps[(key, k)] = r
+            return taps[(key, k)]
+
+        def comb(n):
+            if n not in combv:
+                combv[n] = self.node_value(n, lambda a: val(a, n.cycle), bname)
+            return combv[n]
+
+        def val(n, cyc):
+            if n.kind == "const":
+                return ops.const(n.value, n.type)
+            if n.kind == "reg":
+                r = self.regs[n.value]
+                if n.value not in s.reg_time:
+                    return r  # loop-invariant
+                return delayed(f"reg_{n.value}", r, cyc - s.reg_time[n.value])
+            return delayed(n.id, comb(n), cyc - n.ready)
+
+        for n in s.loads:
+            if n.last_use < 0:
+                continue
+            h = self.handles[n.value]
+            self.drive(h.raddr, valid[n.cycle], val(n.args[0], n.cycle))
+            self.drive(h.ren, valid[n.cycle], Const(1))
+        for so in s.stores:
+            h = self.handles[so.buf]
+            cond = valid[so.cycle]
+            if so.pred is not None:
+                cond = cond & val(so.pred, so.cycle)
+            self.drive(h.waddr, valid[so.cycle], val(so.addr, so.cycle))
+            self.drive(h.wdata, valid[so.cycle],
+                       ops.fit(val(so.value, so.cycle), lf.bufs[so.buf].type).as_unsigned())
+            self.drive(h.wen, cond, Const(1))
+        for v, n in s.writes.items():
+            w = s.write_time[v]
+            self.drive(self.regs[v], valid[w], val(n, w), sync=True)
 
     def call_wait(self, idx, s, leaf, st):
         lf = self.lf

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
-                        Return, Store, Var, While, walk_stmts)
+                        Return, Store, Var, While, stmt_exprs, walk_exprs, walk_stmts)
 from ..ir.rename import rename_buffer
 from ..ir.types import Index
 
@@ -71,8 +71,10 @@ class _Prep:
         idx = tuple(Var(n, Index()) for n in names)
         body = body_fn(idx)
         for d in reversed(range(len(shape))):
+            # generated loops are pipelined at II=1 (innermost; outer ones flatten into it)
+            attrs = {"pipeline": 1} if d == len(shape) - 1 else {}
             body = [For(names[d], Const(0, Index()), Const(shape[d], Index()), 1, body,
-                        name=names[d], loc=loc)]
+                        name=names[d], attrs=attrs, loc=loc)]
         return body
 
     def decl(self, s: Decl, nxt) -> list:
@@ -105,7 +107,7 @@ class _Prep:
             return [d] + self.nest(s.shape, copy_body, s.loc)
         if init is None:
             # Skip the zero fill when the next statement overwrites the whole tensor.
-            if isinstance(nxt, CallStmt) and s.name in nxt.outs:
+            if isinstance(nxt, CallStmt) and s.name in nxt.outs or _overwrites(nxt, s):
                 return [d]
             init = Const(0, s.type)
         return [d] + self.nest(s.shape, lambda ix: [Store(s.name, ix, init, loc=s.loc)], s.loc)
@@ -152,6 +154,42 @@ class _Prep:
             out += copy_with(Const(v, vt))
         return out
 
+    def flat_body(self, s: For) -> list:
+        """The body of pipelined loop ``s`` with every inner loop fully unrolled (as in
+        HLS tools: pipelining a loop unrolls the loops inside it)."""
+        out = []
+        for x in s.body:
+            if isinstance(x, For):
+                if x.attrs.get("pipeline"):
+                    raise AlloError(
+                        f"loop '{x.name or x.var}' is pipelined inside pipelined loop "
+                        f"'{s.name or s.var}'", x.loc,
+                        "pipeline only one of them (pipelining the outer loop unrolls the "
+                        "inner one)")
+                try:
+                    copies = self.unroll(x, 0)
+                except AlloError:
+                    raise AlloError(
+                        f"loop '{x.name or x.var}' inside pipelined loop '{s.name or s.var}' "
+                        "must be fully unrolled, which needs constant bounds", x.loc,
+                        "pipeline the inner loop instead, or give it constant bounds") from None
+                out += self.flat_body(For(s.var, s.lb, s.ub, s.step, copies, s.name))
+                continue
+            if isinstance(x, If):
+                y = copy.copy(x)
+                y.then = self.flat_body(For(s.var, s.lb, s.ub, s.step, x.then, s.name))
+                y.orelse = self.flat_body(For(s.var, s.lb, s.ub, s.step, x.orelse, s.name))
+                out.append(y)
+                continue
+            if isinstance(x, (While, CallStmt, Return)):
+                what = {While: "a while loop", CallStmt: f"a call to {getattr(x, 'callee', '')}",
+                        Return: "a return"}[type(x)]
+                raise AlloError(f"pipelined loop '{s.name or s.var}' contains {what}, which a "
+                                "pipeline cannot overlap", x.loc,
+                                "inline the callee (s.inline) or do not pipeline this loop")
+            out.append(x)
+        return out
+
     def ret(self, s: Return) -> list:
         out, vals = [], []
         for k, (v, spec) in enumerate(zip(s.values, self.f.results)):
@@ -182,16 +220,13 @@ class _Prep:
                                     "use target='sim' for kernels with Stateful state")
                 res += self.decl(s, nxt)
             elif isinstance(s, For):
-                if s.attrs.get("pipeline"):
-                    raise AlloError(
-                        f"pipeline= on loop '{s.name or s.var}' is not implemented by the RTL "
-                        "target yet (allo_rtl never ignores a hardware directive silently)",
-                        s.loc, "remove pipeline= for now, or use target='sim'")
                 if "unroll" in s.attrs and s.attrs["unroll"] != 1:
                     res += self.block(self.unroll(s, s.attrs["unroll"]))
                     continue
                 n = copy.copy(s)
                 n.body = self.block(s.body)
+                if s.attrs.get("pipeline"):
+                    n.body = self.flat_body(n)
                 res.append(n)
             elif isinstance(s, While):
                 n = copy.copy(s)
@@ -207,6 +242,38 @@ class _Prep:
             else:
                 res.append(s)
         return res
+
+
+def _overwrites(nxt, d: Decl) -> bool:
+    """Does statement ``nxt`` write every element of tensor ``d`` before reading it? (A
+    perfect loop nest over its shape whose body stores ``d[v0, v1, ...]`` unconditionally
+    and never reads ``d``.)"""
+    loops = []
+    s = nxt
+    while isinstance(s, For) and len(loops) < len(d.shape):
+        if not (isinstance(s.lb, Const) and s.lb.value == 0 and isinstance(s.ub, Const)
+                and s.step == 1):
+            return False
+        loops.append(s)
+        if len(loops) < len(d.shape):
+            if len(s.body) != 1:
+                return False
+            s = s.body[0]
+    if len(loops) != len(d.shape):
+        return False
+    if [lp.ub.value for lp in loops] != list(d.shape):
+        return False
+    body = loops[-1].body
+    for x in walk_stmts(body):
+        for e in stmt_exprs(x):
+            if any(isinstance(y, Load) and y.buf == d.name for y in walk_exprs(e)):
+                return False
+        if isinstance(x, (CallStmt, Return)):
+            return False
+    want = [lp.var for lp in loops]
+    return any(isinstance(x, Store) and x.buf == d.name
+               and [getattr(i, "name", None) for i in x.index] == want
+               and all(isinstance(i, Var) for i in x.index) for x in body)
 
 
 def _alias_returns(f: Function) -> Function:

@@ -170,7 +170,11 @@ class Schedule:
             f"(buffers of {self.top_func_name}: {', '.join(sorted(self._buffers(self.top_func_name)))})")
 
     def get_equivalent_variables(self, name: str) -> set:
-        raise self._unsupported("get_equivalent_variables")
+        """Buffers aliased with ``"func:name"`` across calls, as ``{"func:name", "g:0"}``
+        (parameters appear as ``func:<index>``)."""
+        from . import memory
+
+        return memory.equivalent_variables(self.module, name, _caller_loc())
 
     # ------------------------------------------------------------ primitives
 
@@ -181,44 +185,108 @@ class Schedule:
             _caller_loc(3),
             "remove this call for now; primitives land with the schedules issue")
 
+    def _record(self, prim: str, *args, **kwargs):
+        self.primitive_sequences.append((prim, args, kwargs))
+
     def split(self, axis, factor):
-        raise self._unsupported("split")
+        """Strip-mine ``axis`` into ``<name>.outer`` / ``<name>.inner`` loops."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("split", axis, factor)
+        return loops.split(self.module, axis, factor, loc)
 
     def reorder(self, *axes):
-        raise self._unsupported("reorder")
+        """Interchange loops of one band (``axes`` outer to inner)."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("reorder", *axes)
+        return loops.reorder(self.module, axes, loc)
 
     def fuse(self, *axes):
-        raise self._unsupported("fuse")
+        """Flatten consecutive perfectly nested loops into one; returns its handle."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("fuse", *axes)
+        return loops.fuse(self.module, axes, loc)
 
     def unroll(self, axis, factor=0):
-        raise self._unsupported("unroll")
+        """Replicate the loop body ``factor`` times (0: fully)."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("unroll", axis, factor=factor)
+        return loops.unroll(self.module, axis, factor, loc)
 
     def pipeline(self, axis, initiation_interval=1, rewind=False):
-        raise self._unsupported("pipeline")
+        """Pipeline ``axis`` at the requested initiation interval (modulo scheduling)."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("pipeline", axis, initiation_interval=initiation_interval, rewind=rewind)
+        return loops.pipeline(self.module, axis, initiation_interval, rewind, loc)
 
     def parallel(self, axis):
-        raise self._unsupported("parallel")
+        """Run the iterations of ``axis`` concurrently (a fully replicated datapath)."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("parallel", axis)
+        return loops.parallel(self.module, axis, loc)
 
     def inline(self, func_name=None):
-        raise self._unsupported("inline")
+        """Flatten function ``func_name`` (default: the top) into its callers."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("inline", func_name)
+        return loops.inline(self.module, func_name, loc)
 
     def dataflow(self, target):
         raise self._unsupported("dataflow")
 
     def compute_at(self, from_axis, target_axis):
-        raise self._unsupported("compute_at")
+        """Move the producer nest of ``from_axis`` into the consumer nest at ``target_axis``."""
+        from . import loops
+
+        loc = _caller_loc()
+        self._record("compute_at", from_axis, target_axis)
+        return loops.compute_at(self.module, from_axis, target_axis, loc)
 
     def partition(self, target, partition_type=0, dim=0, factor=0):
-        raise self._unsupported("partition")
+        """Partition a tensor into banks (Block/Cyclic) or registers (Complete)."""
+        from . import memory
+
+        loc = _caller_loc()
+        self._record("partition", target, partition_type=partition_type, dim=dim, factor=factor)
+        return memory.partition(self.module, target, partition_type, dim, factor, loc)
 
     def buffer_at(self, target, axis):
-        raise self._unsupported("buffer_at")
+        """Accumulate the writes of ``target`` inside ``axis`` in an on-chip buffer."""
+        from . import memory
+
+        loc = _caller_loc()
+        self._record("buffer_at", target, axis)
+        return memory.buffer_at(self.module, target, axis, loc)
 
     def reuse_at(self, target, axis):
-        raise self._unsupported("reuse_at")
+        """A reuse (line/window) buffer for the sliding-window reads of ``target`` along
+        ``axis``; returns its handle (chain for 2-D/3-D windows)."""
+        from . import memory
+
+        loc = _caller_loc()
+        self._record("reuse_at", target, axis)
+        return memory.reuse_at(self.module, target, axis, loc)
 
     def reshape(self, target, shape):
-        raise self._unsupported("reshape")
+        """Reinterpret ``target`` with a new shape (same number of elements)."""
+        from . import memory
+
+        loc = _caller_loc()
+        self._record("reshape", target, shape)
+        return memory.reshape(self.module, target, shape, loc)
 
     def to(self, target, dst, axis=None, depth=-1):
         raise self._unsupported("to")

@@ -296,9 +296,9 @@ def test_unsupported_primitive_raises_not_silently_ignored():
 
     s = allo.customize(k)
     with pytest.raises(AlloError, match="not supported yet") as info:
-        s.pipeline("i")
+        s.dataflow("k")
     assert info.value.loc.line == line_of(test_unsupported_primitive_raises_not_silently_ignored,
-                                          's.pipeline("i")')
+                                          's.dataflow("k")')
 
 
 def test_vendor_target_rejected_with_supported_list():

@@ -276,18 +276,6 @@ def test_unroll_attribute_replicates_the_body_and_saves_cycles():
     np.testing.assert_array_equal(B1, B2)
 
 
-def test_pipeline_attribute_is_a_clear_error_until_implemented():
-    def k(A: int32[8]) -> int32:
-        s: int32 = 0
-        for i in allo.grid(8, pipeline=1):
-            s += A[i]
-        return s
-
-    with pytest.raises(AlloError, match="pipeline= on loop") as e:
-        allo.customize(k).build()
-    assert f":{line_of(k, 'pipeline=1')}:" in str(e.value)
-
-
 def test_verilog_is_identical_across_processes():
     """Same input -> same bytes in a fresh interpreter too (no hash-order dependence), so
     the Verilator cache hits across runs."""

@@ -1,0 +1,358 @@
+"""Modulo scheduling of pipelined loops.
+
+A pipelined loop (``pipeline=`` / ``s.pipeline``; a perfect nest around it is
+flattened, see :func:`cfg.pipe_levels`) starts a new iteration every ``II``
+cycles. One iteration's operations are scheduled like a basic block
+(:mod:`dag`: ASAP, operator chaining, memory latency, program-order memory
+rules), with three extra rules:
+
+* **ports modulo II**: a memory's read (write) port serves at most one access
+  per cycle *slot* ``t mod II`` (a modulo reservation table); a body needing
+  more accesses than ``II`` slots raises the II;
+* **scalar recurrences**: a variable read at time ``r`` (the earliest read of
+  its old value) and written at ``w`` must satisfy ``w - r < II`` so the next
+  iteration reads the new value;
+* **memory recurrences**: for each store and each other access of the same
+  memory, the smallest iteration distance ``d >= 1`` at which their addresses
+  can coincide is computed from the (affine) index expressions over the
+  flattened iteration space (exact enumeration; conservative ``d = 1`` when
+  an index is not analysable). A store at ``ts`` and a later iteration's load at
+  ``tl`` need ``ts - tl + 1 <= d * II`` (the load must see the write); a load
+  and a later store need ``tl - ts <= d * II``; two stores keep their order.
+
+The requested II is a lower bound: the smallest II >= the request satisfying
+all rules is used, and when it is larger the schedule carries the reason (the
+lowering warns and the report shows requested vs achieved).
+
+Hardware (emitted by :mod:`kernel`): one FSM state runs the whole pipeline. An
+iteration is a token in a shift register ``valid[0..D-1]`` (``D`` = schedule
+depth); an operation at time ``t`` fires when ``valid[t]``. Values consumed
+``k`` cycles after they are produced are taken from a ``k``-stage delay line
+(the schedule never stalls). The loop variables hold the iteration being
+issued and advance (with carries across flattened levels) at every issue.
+Cycles of one invocation: ``(trip - 1) * II + D``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.nodes import Assign, BinOp, Cast, Const, If, UnOp, Var, walk_stmts
+from .dag import BlockSchedule, Leaf, _Sched
+
+__all__ = ["PipeSchedule", "schedule_pipeline"]
+
+_ENUM_LIMIT = 1 << 16  # iteration points enumerated exactly for dependence distances
+
+
+@dataclass(eq=False)
+class PipeSchedule(BlockSchedule):
+    """A pipelined loop's schedule: one FSM state (``length == 1``); the operations' times
+    are relative to the iteration's issue."""
+
+    pipe: object = None  # cfg.PipeInfo
+    requested: int = 1
+    ii: int = 1
+    depth: int = 1
+    trip: object = None  # int, or None when the outer trip count is dynamic
+    reason: str = ""  # why ii > requested
+    reg_time: dict = field(default_factory=dict)  # var -> time its old value is captured
+    write_time: dict = field(default_factory=dict)  # var -> time its register is written
+    ivs: tuple = ()  # loop variables of the flattened levels (outer first)
+
+    def cycles(self):
+        """Cycles of one invocation (None when the trip count is dynamic)."""
+        if self.trip is None:
+            return None
+        return (self.trip - 1) * self.ii + self.depth
+
+
+class _NeedII(Exception):
+    def __init__(self, ii, reason):
+        self.ii, self.reason = ii, reason
+
+
+class _Body:
+    """A stand-in block holding one iteration's statements."""
+
+    def __init__(self, block, stmts):
+        self.id, self.label, self.stmts, self.term = block.id, block.label, stmts, None
+        self.name = block.name
+        self.pipe = block.pipe
+
+
+class _ModSched(_Sched):
+    def __init__(self, block, fn, ii, ivs, invariant, reg_start):
+        super().__init__(_Body(block, block.pipe.body), fn)
+        self.ii = ii
+        self.reg_start = reg_start  # var -> earliest cycle its old value is read
+        self.ivs = ivs
+        self.invariant = invariant
+        self.aff: dict = {}
+
+    def reg(self, name):
+        n = super().reg(name)
+        n.cycle = n.ready = self.reg_start.get(name, 0)
+        return n
+
+    def claim(self, table, buf, c):
+        busy = table.setdefault(buf, set())
+        if len(busy) >= self.ii:
+            kind = "read" if table is self.rbusy else "write"
+            raise _NeedII(self.ii + 1, f"{len(busy) + 1} {kind}s of '{buf}' per iteration on "
+                                       f"its one {kind} port")
+        while c % self.ii in busy:
+            c += 1
+        busy.add(c % self.ii)
+        return c
+
+    def access_info(self, index):
+        return tuple(_affine(i, self.aff, self.ivs, self.invariant) for i in index)
+
+    def stmt(self, s, pred):
+        if isinstance(s, Assign):
+            self.aff[s.name] = (_affine(s.value, self.aff, self.ivs, self.invariant)
+                                if pred is None else None)
+        elif isinstance(s, If):
+            for x in walk_stmts(s.then + s.orelse):
+                if isinstance(x, Assign):
+                    self.aff[x.name] = None
+        super().stmt(s, pred)
+        if isinstance(s, If):
+            for x in walk_stmts(s.then + s.orelse):
+                if isinstance(x, Assign):
+                    self.aff[x.name] = None
+
+    def term(self, t, path, pred):
+        if t is not None:  # the pipeline controller, not a terminator, ends the loop
+            super().term(t, path, pred)
+
+
+# ---------------------------------------------------------------- affine indices
+
+
+def _affine(e, env, ivs, invariant):
+    """``e`` as ({name: coefficient}, constant) over loop variables and loop-invariant
+    scalars, or None when it is not affine in them."""
+    if isinstance(e, Const):
+        return ({}, int(e.value)) if isinstance(e.value, int) else None
+    if isinstance(e, Var):
+        if e.name in env:
+            return env[e.name]
+        if e.name in ivs or e.name in invariant:
+            return ({e.name: 1}, 0)
+        return None
+    if isinstance(e, Cast):
+        return _affine(e.value, env, ivs, invariant)
+    if isinstance(e, UnOp) and e.op == "neg":
+        a = _affine(e.operand, env, ivs, invariant)
+        return None if a is None else ({k: -v for k, v in a[0].items()}, -a[1])
+    if isinstance(e, BinOp) and e.op in ("add", "sub", "mul", "shl"):
+        a = _affine(e.lhs, env, ivs, invariant)
+        b = _affine(e.rhs, env, ivs, invariant)
+        if a is None or b is None:
+            return None
+        if e.op in ("add", "sub"):
+            sg = 1 if e.op == "add" else -1
+            co = dict(a[0])
+            for k, v in b[0].items():
+                co[k] = co.get(k, 0) + sg * v
+            return ({k: v for k, v in co.items() if v}, a[1] + sg * b[1])
+        if e.op == "shl":
+            if b[0] or not 0 <= b[1] < 64:
+                return None
+            b = ({}, 1 << b[1])
+        if a[0] and b[0]:
+            return None
+        k, (co, c) = (b[1], a) if not b[0] else (a[1], b)
+        return ({n: v * k for n, v in co.items() if v * k}, c * k)
+    return None
+
+
+def _space(levels, outer_trip):
+    """Loop-variable values over the flattened iteration space: {var: array}."""
+    trips = [outer_trip] + [len(range(lv.lb.value, lv.ub.value, lv.step)) for lv in levels[1:]]
+    grids = np.indices(trips).reshape(len(trips), -1)
+    out = {}
+    for k, lv in enumerate(levels):
+        lb = lv.lb.value if isinstance(lv.lb, Const) else 0
+        out[lv.var] = lb + lv.step * grids[k].astype(np.int64)
+    return out
+
+
+def min_distance(first, later, levels, trip, dmax: int):
+    """The smallest d in [1, dmax] such that access ``later`` of iteration n + d may touch
+    the element that access ``first`` touches in iteration n; None when none can."""
+    if first is None or later is None or any(x is None for x in first + later):
+        return 1
+    ivs = {lv.var for lv in levels}
+    same_coeffs = True
+    for (ca, _), (cb, _) in zip(first, later):
+        sym_a = {k: v for k, v in ca.items() if k not in ivs}
+        sym_b = {k: v for k, v in cb.items() if k not in ivs}
+        if sym_a != sym_b:
+            return 1  # different loop-invariant terms: unknown relation
+        if {k: v for k, v in ca.items() if k in ivs} != {k: v for k, v in cb.items() if k in ivs}:
+            same_coeffs = False
+    inner = 1
+    for lv in levels[1:]:
+        inner *= len(range(lv.lb.value, lv.ub.value, lv.step))
+    if same_coeffs:
+        # the relation only depends on differences: a few outer iterations show every pattern
+        outer = dmax // inner + 2
+        if trip is not None:
+            outer = min(outer, trip // inner)
+    elif trip is not None:
+        outer = trip // inner
+    else:
+        return 1
+    if outer * inner > _ENUM_LIMIT or outer <= 0:
+        return 1
+    vals = _space(levels, outer)
+    n = outer * inner
+
+    def evaluate(aff):
+        co, c = aff
+        acc = np.full(n, c, dtype=np.int64)
+        for k, v in co.items():
+            if k in vals:
+                acc += v * vals[k]
+        return acc
+
+    fa = [evaluate(a) for a in first]
+    fb = [evaluate(b) for b in later]
+    for d in range(1, min(dmax, n - 1) + 1):
+        eq = np.ones(n - d, dtype=bool)
+        for x, y in zip(fa, fb):
+            eq &= x[: n - d] == y[d:]
+        if eq.any():
+            return d
+    return None
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def _consumer_times(sched) -> dict:
+    """node -> earliest cycle a consumer reads it."""
+    first: dict = {}
+
+    def use(n, c):
+        if n is not None and (n not in first or c < first[n]):
+            first[n] = c
+
+    for n in sched.nodes:
+        for a in n.args:
+            use(a, n.cycle)
+    for st in sched.stores:
+        for a in (st.addr, st.value, st.pred):
+            use(a, st.cycle)
+    return first
+
+
+def _check(sched, ii, levels, trip, ivs):
+    """(required II, reason, reg_time, write_time, excess) for a schedule built at ``ii``;
+    ``excess``: recurrence variables whose read-to-write distance exceeds ``ii`` (by how
+    much)."""
+    sched_regs = {x.value: x for x in sched.nodes if x.kind == "reg"}
+    need, reason = ii, ""
+    depth = max(1, sched.length)
+    first = _consumer_times(sched)
+    reg_time, write_time, excess = {}, {}, {}
+    for v in ivs:
+        reg_time[v] = 0
+    for v, n in sched.writes.items():
+        reg = sched_regs.get(v)
+        w = n.ready
+        if reg is not None and reg in first:
+            r = first[reg]
+            reg_time[v] = r
+            w = max(w, r)
+            if w - r + 1 > ii:
+                excess[v] = w - r + 1 - ii
+            if w - r + 1 > need:
+                need, reason = w - r + 1, (f"recurrence through '{v}' ({w - r + 1} cycles from "
+                                           "reading it to writing it)")
+        write_time[v] = w
+    # memory dependences between iterations
+    dmax = depth + 2
+    bufs = {st.buf for st in sched.stores}
+    for buf in sorted(bufs):
+        stores = [st for st in sched.stores if st.buf == buf]
+        loads = [ld for ld in sched.loads if ld.value == buf and ld.last_use >= 0]
+        for st in stores:
+            for ld in loads:
+                d = min_distance(st.index, ld.extra, levels, trip, dmax)
+                if d is not None:
+                    k = math.ceil((st.cycle - ld.cycle + 1) / d)
+                    if k > need:
+                        need, reason = k, (f"'{buf}' is read {d} iteration(s) after it is "
+                                           f"written ({st.cycle - ld.cycle + 1} cycles from read "
+                                           "to write)")
+                d = min_distance(ld.extra, st.index, levels, trip, dmax)
+                if d is not None:
+                    k = math.ceil((ld.cycle - st.cycle) / d)
+                    if k > need:
+                        need, reason = k, f"'{buf}' is written {d} iteration(s) after it is read"
+            for st2 in stores:
+                if st2 is st:
+                    continue
+                d = min_distance(st.index, st2.index, levels, trip, dmax)
+                if d is not None:
+                    k = math.ceil((st.cycle - st2.cycle + 1) / d)
+                    if k > need:
+                        need, reason = k, f"writes to '{buf}' must stay in order"
+    return need, reason, reg_time, write_time, excess
+
+
+def schedule_pipeline(block, fn) -> PipeSchedule:
+    """Modulo-schedule pipelined loop ``block`` (``block.pipe``) at the smallest legal II
+    at or above the requested one."""
+    info = block.pipe
+    levels = info.levels
+    ivs = tuple(lv.var for lv in levels)
+    assigned = {x.name for x in walk_stmts(info.body) if isinstance(x, Assign)}
+    invariant = {v for v in fn.var_types if v not in assigned and v not in ivs}
+    trip = None
+    if isinstance(levels[0].lb, Const) and isinstance(levels[0].ub, Const):
+        trip = len(range(levels[0].lb.value, levels[0].ub.value, levels[0].step))
+        for lv in levels[1:]:
+            trip *= len(range(lv.lb.value, lv.ub.value, lv.step))
+    requested = max(1, int(info.ii))
+    ii, reason = requested, ""
+    reg_start: dict = {}
+    prev = None  # (need, reg_start) of the last attempt that delayed recurrence reads
+    while True:
+        sched = _ModSched(block, fn, ii, ivs, invariant, dict(reg_start))
+        try:
+            body = sched.run()
+        except _NeedII as e:
+            ii, reason = e.ii, e.reason
+            continue
+        need, why, reg_time, write_time, excess = _check(body, ii, levels, trip, ivs)
+        if need <= ii:
+            break
+        if prev is not None and need >= prev[0]:
+            reg_start = prev[1]  # reading later did not help: undo, raise the II instead
+            prev = None
+            ii, reason = need, why
+            continue
+        if excess:
+            # ASAP may read a recurrence variable earlier than its chain needs it: retry at
+            # this II with those reads delayed by the excess
+            prev = (need, dict(reg_start))
+            for v, k in excess.items():
+                reg_start[v] = reg_time[v] + k
+            continue
+        ii, reason = need, why
+    depth = max(1, body.length)
+    for v, w in write_time.items():
+        depth = max(depth, w + 1)
+    return PipeSchedule(block, body.nodes, body.stores, body.loads, body.writes,
+                        [Leaf("goto", (), target=block.term.target)], 1,
+                        pipe=info, requested=requested, ii=ii, depth=depth, trip=trip,
+                        reason=reason if ii > requested else "", reg_time=reg_time,
+                        write_time=write_time, ivs=ivs)
