@@ -67,16 +67,20 @@ class RTLModule:
         design: the :class:`~allo_rtl.lower.LoweredDesign` (schedules, spec, timings).
         last_cycles: start-to-done cycles of the last call (exact, from simulation).
         last_run: the :class:`testbench.native.RunResult` of the last call.
+        last_profile: with ``profile=True``, ``{memory: {"reads": n, "writes": m}}`` counted
+            by hardware counters over the last call (partitioned arrays: per bank).
         max_cycles: hang guard for each call (default :data:`DEFAULT_MAX_CYCLES`).
     """
 
     def __init__(self, module: Module, *, name: str | None = None, trace: bool | str = False,
                  max_cycles: int = DEFAULT_MAX_CYCLES, progress: bool | None = None,
-                 cache_dir=None):
+                 cache_dir=None, profile: bool = False):
         from .lower import lower_design
 
         self.ir = module
-        self.design = lower_design(module, name)
+        self.design = lower_design(module, name, profile=profile)
+        # profile=True: counters of the kernel's reads/writes per argument memory (bank)
+        self.last_profile = None
         self.verilog = self.design.verilog
         self.spec = self.design.spec
         # trace: False, True (FST waveform <top>.fst in the working directory), or a path
@@ -121,10 +125,16 @@ class RTLModule:
         raw, writeback = marshal_inputs(ir_top, args)
         memories, scalars = {}, {}
         pos = 0
+        banks = top.attrs.get("banks", {})
         for p in ir_top.params:
             if p.is_tensor:
-                memories[port_name(p.name)] = np.asarray(raw[pos], dtype=object) \
+                arr = np.asarray(raw[pos], dtype=object) \
                     if p.type.bits > 64 else _raw_array(raw[pos], p.type)
+                if p.name in banks:  # partitioned: scatter into the bank memories
+                    for bank, imap in banks[p.name]:
+                        memories[port_name(bank)] = np.where(imap >= 0, arr[np.maximum(imap, 0)], 0)
+                else:
+                    memories[port_name(p.name)] = arr
                 pos += 2
             else:
                 scalars[port_name(p.name)] = int(raw[pos])
@@ -138,9 +148,22 @@ class RTLModule:
                             "if the kernel legitimately runs longer, raise mod.max_cycles") from None
         self.last_run = res
         self.last_cycles = res.cycles
+        prof = {k[len("prof__"):]: v for k, v in res.scalars.items() if k.startswith("prof__")}
+        if prof:
+            self.last_profile = {}
+            for k, v in prof.items():
+                mem, what = k.rsplit("__", 1)
+                self.last_profile.setdefault(mem, {})[what] = int(v)
         for idx, lst in writeback:
             p = ir_top.params[idx]
-            vals = _from_unsigned(res.memories[port_name(p.name)], p.type)
+            if p.name in banks:  # gather the banks
+                flat = np.zeros(int(np.prod(p.shape)), dtype=object)
+                for bank, imap in banks[p.name]:
+                    got = np.asarray(res.memories[port_name(bank)], dtype=object)
+                    flat[imap[imap >= 0]] = got[imap >= 0]
+                vals = _from_unsigned(list(flat), p.type)
+            else:
+                vals = _from_unsigned(res.memories[port_name(p.name)], p.type)
             args[idx][...] = N.from_raw(vals, p.type, p.shape)
         out = []
         for k, r in enumerate(ir_top.results):

@@ -1,6 +1,7 @@
 """Lowering: kernel IR -> Amaranth components -> Verilog.
 
-Data flow: :mod:`prepare` (memory effects as explicit loops) -> :mod:`cfg`
+Data flow: :mod:`prepare` (memory effects as explicit loops) -> :mod:`banks`
+(partitioned arrays as banks / registers) -> :mod:`cfg`
 (basic blocks, terminator trees, threading) -> :mod:`dag` (per-block operation
 schedule) -> :mod:`kernel` (FSM + datapath component per function) ->
 :mod:`top` (wrapper with the argument memories, Verilog).
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..ir.nodes import Module
+from .banks import bank_module
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
 from .top import TopWrapper, design_spec, emit_verilog, host_memories
@@ -58,16 +60,17 @@ class LoweredDesign:
         }
 
 
-def lower_design(module: Module, name: str | None = None) -> LoweredDesign:
-    """Lower an IR module (as produced by the frontend/schedule) to Verilog."""
+def lower_design(module: Module, name: str | None = None, profile: bool = False) -> LoweredDesign:
+    """Lower an IR module (as produced by the frontend/schedule) to Verilog. ``profile``
+    adds read/write counters per argument memory (scalar outputs ``prof__<mem>__reads``)."""
     t0 = time.perf_counter()
-    prepared = prepare_module(module)
+    prepared = bank_module(prepare_module(module))
     funcs = lower_functions(prepared)
     top = funcs[prepared.top]
     t1 = time.perf_counter()
     name = name or f"{prepared.top}_top"
-    wrapper = TopWrapper(top)
+    wrapper = TopWrapper(top, profile=profile)
     text = emit_verilog(wrapper, name)
     t2 = time.perf_counter()
-    return LoweredDesign(prepared, funcs, top, name, text, design_spec(top, name),
+    return LoweredDesign(prepared, funcs, top, name, text, design_spec(top, name, profile),
                          {"schedule": t1 - t0, "verilog": t2 - t1})

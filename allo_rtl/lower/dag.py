@@ -14,6 +14,8 @@ while they are created:
   per memory: a load after a store to the same memory issues at least one cycle
   later (it must see the write), a store is never earlier than a preceding load
   or store of that memory;
+* a load of the address the block last stored to (unconditionally) uses the
+  stored value instead of reading the memory (store-to-load forwarding);
 * scalar variables are registers written in the block's last cycle ``L``; reads
   later in the same block use the new value directly (forwarding).
 
@@ -103,6 +105,7 @@ class _Sched:
         self.last_store: dict = {}
         self.last_load: dict = {}
         self.epoch: dict = {}
+        self.fwd: dict = {}  # buf -> (address node, value node) of its last store
         self.leaves: list = []
         self.sinks: list = []
 
@@ -246,6 +249,9 @@ class _Sched:
 
     def load(self, e: Load) -> Node:
         a = self.addr(e.buf, e.index)
+        fwd = self.fwd.get(e.buf)
+        if fwd is not None and fwd[0] is a and fwd[1].type.name == e.type.name:
+            return fwd[1]  # the value this block just stored there: no memory read
         key = ("load", e.buf, a.id, self.epoch.get(e.buf, 0))
         if key in self.cse:
             return self.cse[key]
@@ -327,6 +333,8 @@ class _Sched:
         c = self.claim(self.wbusy, s.buf, c)
         self.last_store[s.buf] = c
         self.epoch[s.buf] = self.epoch.get(s.buf, 0) + 1
+        # store-to-load forwarding (unconditional stores only)
+        self.fwd[s.buf] = (a, v) if pred is None else None
         self.stores.append(StoreOp(s.buf, a, v, pred, c, self.access_info(s.index)))
 
     # ------------------------------------------------------------ terminator

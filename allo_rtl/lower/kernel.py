@@ -23,6 +23,7 @@ Scalar variables are registers; local tensors are :class:`amaranth.lib.memory.Me
 
 from __future__ import annotations
 
+import warnings
 from functools import reduce
 
 import numpy as np
@@ -32,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from primitives.int import IntDiv
 
-from ..errors import AlloError
+from ..errors import AlloError, AlloWarning
 from ..ir.nodes import Assign, BufRef, Decl, For, Function, Module as IRModule, walk_stmts
 from ..ir.types import Index
 from . import ops
@@ -121,6 +122,11 @@ class LoweredFunction:
         self.scheds = _reachable_scheds([schedule_pipeline(b, self) if b.pipe else
                                          schedule_block(b, self) for b in self.blocks])
         self.pipelines = [s for s in self.scheds if isinstance(s, PipeSchedule)]
+        for p in self.pipelines:
+            if p.ii > p.requested and not p.pipe.name.startswith("__"):
+                warnings.warn(AlloWarning(
+                    f"{p.pipe.loc or f.loc}: loop '{p.pipe.name}' of {f.name}: II={p.requested} "
+                    f"requested, achieved II={p.ii}: {p.reason}"), stacklevel=2)
         # state numbering: 0 = idle, then the cycles of each block, then call waits
         self.block_state: dict = {}
         n = 1

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir.nodes import Assign, BinOp, Cast, Const, If, UnOp, Var, walk_stmts
+from ..ir.nodes import Assign, Const, If, walk_stmts
+from .affine import affine
 from .dag import BlockSchedule, Leaf, _Sched
 
 __all__ = ["PipeSchedule", "schedule_pipeline"]
@@ -135,41 +136,13 @@ class _ModSched(_Sched):
 
 
 def _affine(e, env, ivs, invariant):
-    """``e`` as ({name: coefficient}, constant) over loop variables and loop-invariant
-    scalars, or None when it is not affine in them."""
-    if isinstance(e, Const):
-        return ({}, int(e.value)) if isinstance(e.value, int) else None
-    if isinstance(e, Var):
-        if e.name in env:
-            return env[e.name]
-        if e.name in ivs or e.name in invariant:
-            return ({e.name: 1}, 0)
-        return None
-    if isinstance(e, Cast):
-        return _affine(e.value, env, ivs, invariant)
-    if isinstance(e, UnOp) and e.op == "neg":
-        a = _affine(e.operand, env, ivs, invariant)
-        return None if a is None else ({k: -v for k, v in a[0].items()}, -a[1])
-    if isinstance(e, BinOp) and e.op in ("add", "sub", "mul", "shl"):
-        a = _affine(e.lhs, env, ivs, invariant)
-        b = _affine(e.rhs, env, ivs, invariant)
-        if a is None or b is None:
-            return None
-        if e.op in ("add", "sub"):
-            sg = 1 if e.op == "add" else -1
-            co = dict(a[0])
-            for k, v in b[0].items():
-                co[k] = co.get(k, 0) + sg * v
-            return ({k: v for k, v in co.items() if v}, a[1] + sg * b[1])
-        if e.op == "shl":
-            if b[0] or not 0 <= b[1] < 64:
-                return None
-            b = ({}, 1 << b[1])
-        if a[0] and b[0]:
-            return None
-        k, (co, c) = (b[1], a) if not b[0] else (a[1], b)
-        return ({n: v * k for n, v in co.items() if v * k}, c * k)
-    return None
+    """``e`` as an affine form over loop variables and loop-invariant scalars, or None."""
+    def lookup(name):
+        if name in env:
+            return env[name]
+        return ({name: 1}, 0) if name in ivs or name in invariant else None
+
+    return affine(e, lookup)
 
 
 def _space(levels, outer_trip):
@@ -324,7 +297,7 @@ def schedule_pipeline(block, fn) -> PipeSchedule:
     requested = max(1, int(info.ii))
     ii, reason = requested, ""
     reg_start: dict = {}
-    prev = None  # (need, reg_start) of the last attempt that delayed recurrence reads
+    rounds = 0
     while True:
         sched = _ModSched(block, fn, ii, ivs, invariant, dict(reg_start))
         try:
@@ -335,19 +308,15 @@ def schedule_pipeline(block, fn) -> PipeSchedule:
         need, why, reg_time, write_time, excess = _check(body, ii, levels, trip, ivs)
         if need <= ii:
             break
-        if prev is not None and need >= prev[0]:
-            reg_start = prev[1]  # reading later did not help: undo, raise the II instead
-            prev = None
-            ii, reason = need, why
+        # ASAP reads recurrence variables as early as possible; read them as late as the
+        # II allows (their new value's time - II + 1) and retry before raising the II
+        later = dict(reg_start)
+        for v in excess:
+            later[v] = max(later.get(v, 0), body.writes[v].ready - (ii - 1))
+        if later != reg_start and rounds < 4 * len(body.writes) + 4:
+            reg_start, rounds = later, rounds + 1
             continue
-        if excess:
-            # ASAP may read a recurrence variable earlier than its chain needs it: retry at
-            # this II with those reads delayed by the excess
-            prev = (need, dict(reg_start))
-            for v, k in excess.items():
-                reg_start[v] = reg_time[v] + k
-            continue
-        ii, reason = need, why
+        ii, reason, reg_start, rounds = max(need, ii + 1), why, {}, 0
     depth = max(1, body.length)
     for v, w in write_time.items():
         depth = max(depth, w + 1)

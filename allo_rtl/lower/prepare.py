@@ -291,7 +291,7 @@ def _alias_returns(f: Function) -> Function:
         (buf, whole), = bufs
         d = decls.get(buf)
         if (not whole or d is None or d.stateful or tuple(d.shape) != tuple(spec.shape)
-                or buf in renames):
+                or buf in renames or f.attrs.get("partition", {}).get(buf)):
             continue
         renames[buf] = ret_name(k)
     if not renames:

@@ -30,6 +30,9 @@ from . import ops
 from .kernel import KernelComponent, LoweredFunction, port_name
 from .prepare import ret_name
 
+#: width of the profiling counters
+PROFILE_BITS = 32
+
 __all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory", "WAIVERS"]
 
 
@@ -56,19 +59,27 @@ def host_memories(lf: LoweredFunction) -> list:
     return out
 
 
-def design_spec(lf: LoweredFunction, top: str) -> DesignSpec:
+def design_spec(lf: LoweredFunction, top: str, profile: bool = False) -> DesignSpec:
     mems = [MemSpec(h.name, h.type.bits, lf.bufs[h.buf].depth) for h in host_memories(lf)]
     ins = [PortSpec(port_name(p.name), p.type.bits) for p in lf.f.params if not p.is_tensor]
     outs = [PortSpec(f"ret{k}", r.type.bits) for k, r in enumerate(lf.f.results)
             if not r.is_tensor]
+    if profile:
+        outs += [PortSpec(f"prof__{h.name}__{w}", PROFILE_BITS) for h in host_memories(lf)
+                 for w in ("reads", "writes")]
     return DesignSpec(top, tuple(mems), tuple(ins), tuple(outs))
 
 
 class TopWrapper(Elaboratable):
     """The top kernel with its argument memories and host ports (see module docstring)."""
 
-    def __init__(self, lf: LoweredFunction):
+    def __init__(self, lf: LoweredFunction, profile: bool = False):
         self.lf = lf
+        self.profile = {}
+        if profile:
+            for h in host_memories(lf):
+                for w in ("reads", "writes"):
+                    self.profile[(h.name, w)] = Signal(PROFILE_BITS, name=f"prof__{h.name}__{w}")
         self.kernel = KernelComponent(lf)
         self.start = Signal(name="start")
         self.done = Signal(name="done")
@@ -92,7 +103,7 @@ class TopWrapper(Elaboratable):
         for h in self.host.values():
             out += list(h)
         out += list(self.scalars_in.values()) + list(self.scalars_out.values())
-        return out
+        return out + list(self.profile.values())
 
     def elaborate(self, platform):
         m = Module()
@@ -125,6 +136,15 @@ class TopWrapper(Elaboratable):
                 wp.data.eq(Mux(busy, port.wdata, hwdata)),
                 wp.en.eq(Mux(busy, port.wen, hwe)),
             ]
+            for w, en in (("reads", port.ren), ("writes", port.wen)):
+                if (h.name, w) in self.profile:
+                    # count kernel accesses; the output includes the current (done) cycle
+                    cnt = Signal(PROFILE_BITS, name=f"cnt_{h.name}_{w}")
+                    with m.If(self.start):
+                        m.d.sync += cnt.eq(0)
+                    with m.Elif(busy & en):
+                        m.d.sync += cnt.eq(cnt + 1)
+                    m.d.comb += self.profile[(h.name, w)].eq(cnt + (busy & en))
         return m
 
 

@@ -38,7 +38,7 @@ def _caller_loc(depth: int = 2) -> Loc | None:
 
 
 #: keyword options of ``build(target="rtl")`` (see :class:`allo_rtl.rtl.RTLModule`)
-_RTL_OPTIONS = ("trace", "max_cycles", "progress", "name", "cache_dir")
+_RTL_OPTIONS = ("trace", "max_cycles", "progress", "name", "cache_dir", "profile")
 
 
 class LoopHandle:
@@ -305,7 +305,8 @@ class Schedule:
         default) lowers to Verilog and simulates it; "sim" runs the IR interpreter.
 
         RTL options (keyword): ``trace`` (True or a .fst/.vcd path), ``max_cycles``,
-        ``progress``, ``name`` (Verilog module name), ``cache_dir``. Allo's HLS options
+        ``progress``, ``name`` (Verilog module name), ``cache_dir``, ``profile`` (count the
+        kernel's memory reads/writes in hardware: ``mod.last_profile``). Allo's HLS options
         (``mode``, ``project``, ``configs``, ``wrap_io``, ``use_memory``) are accepted for
         compatibility and have no effect here (a warning says so)."""
         unknown = sorted(set(kwargs) - set(_RTL_OPTIONS))
