@@ -91,6 +91,14 @@ def _markdown_report(rep: dict) -> str:
         mems = ", ".join(f"{m['name']} ({m['kind']}, {m['width']}x{m['depth']})"
                          for m in f["local_memories"]) or "-"
         lines.append(f"| {f['name']} | {f['states']} | {', '.join(f['calls']) or '-'} | {mems} |")
+    loops = rep["hardware"].get("loops", [])
+    if loops:
+        lines += ["", "## Loops", "", "| function | loop | trip | invocations | II requested | "
+                  "II achieved | depth | predicted cycles | note |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in loops:
+            vals = [r["function"], r["loop"], r["trip"], r["invocations"], r["requested_ii"],
+                    r["ii"], r["depth"], r["cycles"], r["note"]]
+            lines.append("| " + " | ".join("-" if v in (None, "") else str(v) for v in vals) + " |")
     if rep.get("simulation"):
         sim = rep["simulation"]
         lines += ["", "## Simulation (random inputs)", "",
@@ -157,6 +165,7 @@ def cmd_build(args) -> int:
                                 "waveform": rtl.trace_path if args.trace else None}
     elif args.trace:
         print("      (--trace needs --sim: nothing is simulated without it)")
+    print(rtl.design.schedule_report(rtl.last_cycles))
     rpath = os.path.join(args.output, f"{top}.report.json")
     with open(rpath, "w") as f:
         json.dump(report, f, indent=2, default=str)

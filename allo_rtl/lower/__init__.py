@@ -16,6 +16,7 @@ from ..ir.nodes import Module
 from .banks import bank_module
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
+from .report import format_rows, schedule_rows
 from .top import TopWrapper, design_spec, emit_verilog, host_memories
 
 __all__ = ["lower_design", "LoweredDesign", "KernelComponent", "MemPortSignature", "TopWrapper"]
@@ -57,7 +58,12 @@ class LoweredDesign:
                                    if b.kind in ("local", "rom")],
                 "blocks": [{"name": n, "cycles": c} for n, c in lf.cycles_summary()],
             } for lf in self.funcs.values()],
+            "loops": schedule_rows(self),
         }
+
+    def schedule_report(self, total_cycles=None) -> str:
+        """Per-loop table: trip count, requested/achieved II, depth, predicted cycles."""
+        return format_rows(schedule_rows(self), total_cycles)
 
 
 def lower_design(module: Module, name: str | None = None, profile: bool = False) -> LoweredDesign:

@@ -72,7 +72,7 @@ class _Prep:
         body = body_fn(idx)
         for d in reversed(range(len(shape))):
             # generated loops are pipelined at II=1 (innermost; outer ones flatten into it)
-            attrs = {"pipeline": 1} if d == len(shape) - 1 else {}
+            attrs = {"pipeline": 1, "auto": True} if d == len(shape) - 1 else {}
             body = [For(names[d], Const(0, Index()), Const(shape[d], Index()), 1, body,
                         name=names[d], attrs=attrs, loc=loc)]
         return body
@@ -160,7 +160,7 @@ class _Prep:
         out = []
         for x in s.body:
             if isinstance(x, For):
-                if x.attrs.get("pipeline"):
+                if x.attrs.get("pipeline") and not x.attrs.get("auto"):
                     raise AlloError(
                         f"loop '{x.name or x.var}' is pipelined inside pipelined loop "
                         f"'{s.name or s.var}'", x.loc,

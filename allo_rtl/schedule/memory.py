@@ -953,11 +953,13 @@ def _check_bounds(prim, buf, shape, p, lo, hi, outer, loc, what):
                         "the accessed window must lie inside the array")
 
 
-def _copy_nest(vars_exts: list, body_fn) -> list:
-    """Loops over ``(var, extent)`` pairs (outer first) around ``body_fn()``."""
+def _copy_nest(vars_exts: list, body_fn, pipelined: bool = False) -> list:
+    """Loops over ``(var, extent)`` pairs (outer first) around ``body_fn()``; ``pipelined``:
+    the innermost loop is pipelined at II=1 (a streaming copy, as HLS tools would do)."""
     body = body_fn()
-    for var, ext in reversed(vars_exts):
-        body = [For(var, _idx(0), _idx(ext), 1, body, name=var)]
+    for k, (var, ext) in enumerate(reversed(vars_exts)):
+        attrs = {"pipeline": 1, "auto": True} if pipelined and k == 0 else {}
+        body = [For(var, _idx(0), _idx(ext), 1, body, name=var, attrs=attrs)]
     return body
 
 
@@ -1070,25 +1072,28 @@ def buffer_at(module: Module, target, axis, loc: Loc | None):
     # fill / write-back nests
     tvars = [_fresh(used, f"{bname}_{k}") for k in range(len(vary))]
 
-    def target_index():
+    def target_index(sfx):
         row, out = parsed[0], []
         for p in range(len(shape)):
             o = row[p].outer_expr()
             if p in vary:
-                e = _addc(Var(tvars[vary.index(p)], Index()), info[p][1])
+                e = _addc(Var(tvars[vary.index(p)] + sfx, Index()), info[p][1])
             else:
                 e = _idx(info[p][1])
             out.append(e if o is None else _add(o, e))
         return tuple(out)
 
-    def buf_t():
-        return tuple(Var(v, Index()) for v in tvars) or (_idx(0),)
+    def buf_t(sfx):
+        return tuple(Var(v + sfx, Index()) for v in tvars) or (_idx(0),)
 
+    # init and flush are separate loops (distinct names, so both can be addressed)
     exts = list(zip(tvars, bshape if vary else ()))
-    init = _copy_nest(exts, lambda: [Store(bname, buf_t(), Load(name, target_index(), ref.type),
-                                           loc=loc)]) if need_fill else []
-    flush = _copy_nest(exts, lambda: [Store(name, target_index(), Load(bname, buf_t(), ref.type),
-                                            loc=loc)]) if stores else []
+    init = _copy_nest([(f"{v}_init", e) for v, e in exts], lambda: [
+        Store(bname, buf_t("_init"), Load(name, target_index("_init"), ref.type), loc=loc)],
+        True) if need_fill else []
+    flush = _copy_nest([(f"{v}_flush", e) for v, e in exts], lambda: [
+        Store(name, target_index("_flush"), Load(bname, buf_t("_flush"), ref.type), loc=loc)],
+        True) if stores else []
     L.body[:] = init + L.body + flush
     return BufferHandle(f.name, bname)
 

@@ -297,6 +297,17 @@ class Schedule:
     def compose(self, schs, id=None, instantiate=None):  # noqa: A002 - Allo's name
         raise self._unsupported("compose")
 
+    # ------------------------------------------------------------ report
+
+    def report(self, mod=None) -> str:
+        """The hardware schedule per loop (trip count, requested/achieved II, pipeline depth,
+        predicted cycles), from lowering this schedule; pass the module returned by
+        ``build()`` after a call to show the simulated total next to it."""
+        from ..lower import lower_design
+
+        design = getattr(mod, "design", None) or lower_design(self.module)
+        return design.schedule_report(getattr(mod, "last_cycles", None))
+
     # ------------------------------------------------------------ build
 
     def build(self, target: str | None = None, mode: str | None = None, project: str | None = None,

@@ -245,3 +245,25 @@ def test_partition_propagates_into_callee_banks(rng):
     mod, out = both(s, rng.integers(-99, 99, 8).astype(np.int32))
     callee = mod.design.funcs["inner"]
     assert [p.name for p in callee.f.params] == ["X__b0", "X__b1"]
+
+
+def test_schedule_report_lists_loops_with_requested_and_achieved_ii(rng):
+    def k(A: int32[64]) -> int32:
+        s: int32 = 1
+        for i in allo.grid(64, pipeline=1):
+            s = s / (A[i] | 1)
+        return s
+
+    sch = allo.customize(k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        text = sch.report()
+        mod = sch.build()
+    row = next(line for line in text.splitlines() if line.startswith("k ") and " i " in line)
+    p = pipelines(mod)["i"]
+    assert row.split()[:7] == ["k", "i", "64", "1", "1", str(p.ii), str(p.depth)]
+    assert str(p.cycles()) in row and "recurrence through 's'" in row
+    mod(rng.integers(1, 9, 64).astype(np.int32))
+    assert f"simulated total: {mod.last_cycles} cycles" in sch.report(mod)
+    loops = mod.design.summary()["loops"]
+    assert any(r["loop"] == "i" and r["ii"] == p.ii and r["requested_ii"] == 1 for r in loops)
