@@ -244,6 +244,7 @@ class DesignRow:
     cycles: int | None = None
     ideal_cycles: int | None = None
     efficiency: float | None = None
+    ii: str = "-"  # requested/achieved II of the user's pipelined loops ("-": none)
     lower_s: float | None = None
     lower_detail: dict = field(default_factory=dict)
     build_s: float | None = None
@@ -285,6 +286,7 @@ def bench_design(design, *, full: bool = False, rate_cycles: int = DEFAULT_RATE_
         row.lower_s = time.perf_counter() - t0
         row.lower_detail = {k: round(v, 4) for k, v in mod.design.seconds.items()}
         row.top = s.top_func_name
+        row.ii = _ii_text(mod.design)
         say("Verilator build ...")
         nb = mod.compile()
         row.build_s, row.build_cached = nb.seconds, nb.cached
@@ -382,11 +384,22 @@ def _f(x, fmt: str, none: str = "-") -> str:
     return none if x is None else format(x, fmt)
 
 
+def _ii_text(design) -> str:
+    """``requested/achieved`` II of the user's pipelined loops (generated copy loops
+    excluded), e.g. ``1/1``; several loops are comma-separated."""
+    out = []
+    for lf in design.funcs.values():
+        for p in lf.pipelines:
+            if not p.pipe.name.startswith("__") and not p.pipe.levels[-1].attrs.get("auto"):
+                out.append(f"{p.requested}/{p.ii}")
+    return ",".join(out) or "-"
+
+
 def _size_text(size) -> str:
     return "-" if size is None else str(size)
 
 
-COLUMNS = ["design", "size", "cycles", "ideal", "eff", "lower s", "build s", "sim Mcyc/s",
+COLUMNS = ["design", "size", "II req/got", "cycles", "ideal", "eff", "lower s", "build s", "sim Mcyc/s",
            "native Mcyc/s", "ratio", "warm s", "RTL=interp"]
 SYNTH_COLUMNS = ["LUT", "FF", "DSP", "BRAM", "Fmax MHz", "µs @Fmax"]
 
@@ -397,7 +410,7 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
     body = []
     for r in rows:
         build = "-" if r.build_s is None else f"{r.build_s:.2f} {'cached' if r.build_cached else 'cold'}"
-        cells = [r.design, _size_text(r.size), _f(r.cycles, ","), _f(r.ideal_cycles, ","), _f(r.efficiency, ".3f"),
+        cells = [r.design, _size_text(r.size), r.ii, _f(r.cycles, ","), _f(r.ideal_cycles, ","), _f(r.efficiency, ".3f"),
                  _f(r.lower_s, ".2f"), build, _f(r.sim_rate and r.sim_rate / 1e6, ".1f"),
                  _f(r.native_rate and r.native_rate / 1e6, ".1f"), _f(r.rate_ratio, ".2f"), _f(r.warm_s, ".2f"),
                  r.check]
@@ -431,7 +444,9 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
         if r.synth and r.synth.get("error"):
             notes.append(f"{r.design}: synthesis: {r.synth['error'].splitlines()[0]}")
     out.append("")
-    out.append("eff = ideal / cycles (ideal: one inner-loop iteration per cycle); lower = schedule() + "
+    out.append("II req/got = requested/achieved initiation interval of each pipelined loop "
+               "(- = no pipeline); "
+               "eff = ideal / cycles (ideal: one inner-loop iteration per cycle); lower = schedule() + "
                "s.build() (frontend, lowering, Verilog); build = Verilator build of the harness; "
                "sim = harness rate on a long run, native = bare C++ clk/eval loop on the same Verilog, "
                "ratio goal >= 0.5; warm = schedule() + s.build() + one call with the build cached "
