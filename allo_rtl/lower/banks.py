@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, For, Function, If, Load,
-                        Module, Param, Select, Store, UnOp, Var, While, expr_children)
+                        Module, Param, Select, Store, Var, While, expr_children)
 from ..ir.types import Index, UInt
 from .affine import affine, form_expr
 

@@ -30,11 +30,13 @@ import numpy as np
 
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
-    Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load, Math,
-    Module, Return, Store, Var, While, walk_exprs, walk_stmts, stmt_exprs,
+    Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
+    Module, Return, Store, Var, walk_exprs, walk_stmts, stmt_exprs,
 )
 from ..ir.rename import rename_buffer, rename_var
 from ..ir.types import Index, UInt
+from ..ir.transform import map_stmt as _map_stmt, subst_body as _subst_body, subst_fn as _subst_fn
+from ..ir.transform import xform as _xform
 from .resolve import all_loops, find_parent, loop_path, resolve_loop
 
 __all__ = ["split", "reorder", "fuse", "unroll", "pipeline", "parallel", "inline", "compute_at"]
@@ -106,70 +108,6 @@ def _trip(lb: int, ub: int, step: int) -> int:
     if step > 0:
         return max(0, -(-(ub - lb) // step))
     return max(0, -(-(lb - ub) // -step))
-
-
-_EXPR_FIELDS = ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new")
-
-
-def _xform(e: Expr, fn) -> Expr:
-    """A copy of ``e`` rebuilt bottom-up, with ``fn`` applied to every node."""
-    if isinstance(e, (Const, Var)):
-        return fn(e)
-    new = copy.copy(e)
-    for fld in _EXPR_FIELDS:
-        v = getattr(new, fld, None)
-        if isinstance(v, Expr):
-            setattr(new, fld, _xform(v, fn))
-    if isinstance(new, Load):
-        new.index = tuple(_xform(i, fn) for i in new.index)
-    if isinstance(new, Math):
-        new.args = tuple(_xform(a, fn) for a in new.args)
-    return fn(new)
-
-
-def _map_stmt(s, fn) -> None:
-    """Apply the expression transformer ``fn`` (Expr -> Expr) to the expressions held
-    directly by statement ``s`` (in place)."""
-    if isinstance(s, Decl):
-        if isinstance(s.init, Expr):
-            s.init = fn(s.init)
-        elif isinstance(s.init, BufRef):
-            s.init.prefix = tuple(fn(x) for x in s.init.prefix)
-    elif isinstance(s, Assign):
-        s.value = fn(s.value)
-    elif isinstance(s, Store):
-        s.index = tuple(fn(i) for i in s.index)
-        s.value = fn(s.value)
-    elif isinstance(s, For):
-        s.lb, s.ub = fn(s.lb), fn(s.ub)
-    elif isinstance(s, (If, While)):
-        s.cond = fn(s.cond)
-    elif isinstance(s, (CallStmt, Return)):
-        vals = s.args if isinstance(s, CallStmt) else s.values
-        for k, a in enumerate(vals):
-            if isinstance(a, BufRef):
-                a.prefix = tuple(fn(x) for x in a.prefix)
-            else:
-                vals[k] = fn(a)
-
-
-def _map_body(body: list, fn) -> None:
-    for s in list(walk_stmts(body)):
-        _map_stmt(s, fn)
-
-
-def _subst_fn(mapping: dict):
-    """Expression transformer replacing variables by (fresh copies of) expressions."""
-    def one(e):
-        if isinstance(e, Var) and e.name in mapping:
-            return copy.deepcopy(mapping[e.name])
-        return e
-    return lambda e: _xform(e, one)
-
-
-def _subst_body(body: list, mapping: dict) -> None:
-    if mapping:
-        _map_body(body, _subst_fn(mapping))
 
 
 def _expr_vars(e) -> set:

@@ -37,11 +37,12 @@ import numpy as np
 
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
-    Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load, Math,
+    Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
     Module, Return, Store, Var, While, stmt_exprs, walk_exprs, walk_stmts,
 )
 from ..ir.printer import print_expr
 from ..ir.types import Index, UInt, is_int
+from ..ir.transform import subst_body as _subst_body
 from .resolve import resolve_buffer, resolve_loop
 
 __all__ = ["partition", "layout_of", "equivalent_buffers", "equivalent_variables",
@@ -145,64 +146,6 @@ def _modc(a: Expr, k: int) -> Expr:
 
 def _ge(a: Expr, k: int) -> Expr:
     return BinOp("ge", a, _idx(k), UInt(1))
-
-
-_EXPR_FIELDS = ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new")
-
-
-def _xform(e: Expr, fn) -> Expr:
-    """A copy of ``e`` rebuilt bottom-up, with ``fn`` applied to every node."""
-    if isinstance(e, (Const, Var)):
-        return fn(e)
-    new = copy.copy(e)
-    for fld in _EXPR_FIELDS:
-        v = getattr(new, fld, None)
-        if isinstance(v, Expr):
-            setattr(new, fld, _xform(v, fn))
-    if isinstance(new, Load):
-        new.index = tuple(_xform(i, fn) for i in new.index)
-    if isinstance(new, Math):
-        new.args = tuple(_xform(a, fn) for a in new.args)
-    return fn(new)
-
-
-def _map_stmt(s, fn) -> None:
-    """Apply the expression transformer ``fn`` to the expressions held by ``s`` (in place)."""
-    if isinstance(s, Decl):
-        if isinstance(s.init, Expr):
-            s.init = fn(s.init)
-        elif isinstance(s.init, BufRef):
-            s.init.prefix = tuple(fn(x) for x in s.init.prefix)
-    elif isinstance(s, Assign):
-        s.value = fn(s.value)
-    elif isinstance(s, Store):
-        s.index = tuple(fn(i) for i in s.index)
-        s.value = fn(s.value)
-    elif isinstance(s, For):
-        s.lb, s.ub = fn(s.lb), fn(s.ub)
-    elif isinstance(s, (If, While)):
-        s.cond = fn(s.cond)
-    elif isinstance(s, (CallStmt, Return)):
-        vals = s.args if isinstance(s, CallStmt) else s.values
-        for k, a in enumerate(vals):
-            if isinstance(a, BufRef):
-                a.prefix = tuple(fn(x) for x in a.prefix)
-            else:
-                vals[k] = fn(a)
-
-
-def _subst_body(body: list, mapping: dict) -> None:
-    """Replace variables by (fresh copies of) expressions throughout ``body``."""
-    if not mapping:
-        return
-
-    def one(e):
-        if isinstance(e, Var) and e.name in mapping:
-            return copy.deepcopy(mapping[e.name])
-        return e
-
-    for s in list(walk_stmts(body)):
-        _map_stmt(s, lambda e: _xform(e, one))
 
 
 def _all_exprs(body: list):

@@ -1,0 +1,77 @@
+"""Rebuilding expressions and rewriting the expressions of statements (used by the
+schedule primitives)."""
+
+from __future__ import annotations
+
+import copy
+
+from .nodes import (Assign, BufRef, CallStmt, Const, Decl, Expr, For, If, Load, Math, Return, Store,
+                    Var, While, walk_stmts)
+
+__all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body"]
+
+_EXPR_FIELDS = ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new")
+
+
+def xform(e: Expr, fn) -> Expr:
+    """A copy of ``e`` rebuilt bottom-up, with ``fn`` applied to every node."""
+    if isinstance(e, (Const, Var)):
+        return fn(e)
+    new = copy.copy(e)
+    for fld in _EXPR_FIELDS:
+        v = getattr(new, fld, None)
+        if isinstance(v, Expr):
+            setattr(new, fld, xform(v, fn))
+    if isinstance(new, Load):
+        new.index = tuple(xform(i, fn) for i in new.index)
+    if isinstance(new, Math):
+        new.args = tuple(xform(a, fn) for a in new.args)
+    return fn(new)
+
+
+def map_stmt(s, fn) -> None:
+    """Apply the expression transformer ``fn`` (Expr -> Expr) to the expressions held
+    directly by statement ``s`` (in place)."""
+    if isinstance(s, Decl):
+        if isinstance(s.init, Expr):
+            s.init = fn(s.init)
+        elif isinstance(s.init, BufRef):
+            s.init.prefix = tuple(fn(x) for x in s.init.prefix)
+    elif isinstance(s, Assign):
+        s.value = fn(s.value)
+    elif isinstance(s, Store):
+        s.index = tuple(fn(i) for i in s.index)
+        s.value = fn(s.value)
+    elif isinstance(s, For):
+        s.lb, s.ub = fn(s.lb), fn(s.ub)
+    elif isinstance(s, (If, While)):
+        s.cond = fn(s.cond)
+    elif isinstance(s, (CallStmt, Return)):
+        vals = s.args if isinstance(s, CallStmt) else s.values
+        for k, a in enumerate(vals):
+            if isinstance(a, BufRef):
+                a.prefix = tuple(fn(x) for x in a.prefix)
+            elif a is not None:
+                vals[k] = fn(a)
+
+
+def map_body(body: list, fn) -> None:
+    """:func:`map_stmt` on every statement of ``body`` (recursively)."""
+    for s in list(walk_stmts(body)):
+        map_stmt(s, fn)
+
+
+def subst_fn(mapping: dict):
+    """Expression transformer replacing variables by (fresh copies of) expressions."""
+    def one(e):
+        if isinstance(e, Var) and e.name in mapping:
+            return copy.deepcopy(mapping[e.name])
+        return e
+
+    return lambda e: xform(e, one)
+
+
+def subst_body(body: list, mapping: dict) -> None:
+    """Replace variables by (fresh copies of) expressions throughout ``body``."""
+    if mapping:
+        map_body(body, subst_fn(mapping))
