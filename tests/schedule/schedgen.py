@@ -1163,6 +1163,10 @@ DOCUMENTED = [
     ("rtl: pipelined loop contains call/while/return", r"^pipelined loop .* contains"),
     ("rtl: unroll needs constant bounds", r"^unroll= on loop .* needs constant bounds"),
     ("rtl: unsupported", r"not supported by the RTL target"),
+    # RTL target (allo_rtl/lower/banks.py)
+    ("rtl: partitioned subview dim", r"is partitioned in a dimension that the call to"),
+    ("rtl: register array passed to a call", r"completely partitioned into registers"),
+    ("rtl: partitioned call result", r"partitioned array .* which the RTL target does not"),
 ]
 _DOC = [(c, re.compile(r)) for c, r in DOCUMENTED]
 
