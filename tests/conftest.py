@@ -28,10 +28,10 @@ def pytest_addoption(parser):
     group.addoption("--fuzz-seed", type=int, default=None, help="first fuzz seed (default 0)")
     group = parser.getgroup("sched", "schedule property tests (tests/schedule/test_properties.py)")
     group.addoption("--sched-examples", type=int, default=None,
-                    help="interpreter examples of the schedule properties (default 200; "
+                    help="interpreter examples of the schedule properties (default 1000; "
                          "env SCHED_EXAMPLES)")
     group.addoption("--sched-rtl-examples", type=int, default=None,
-                    help="RTL examples of the schedule properties (default 25; "
+                    help="RTL examples of the schedule properties (default 40; "
                          "env SCHED_RTL_EXAMPLES)")
     group.addoption("--sched-seed", type=int, default=None,
                     help="seed of the schedule properties (default 0; env SCHED_SEED)")
