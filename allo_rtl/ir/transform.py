@@ -8,7 +8,7 @@ import copy
 from .nodes import (Assign, BufRef, CallStmt, Const, Decl, Expr, For, If, Load, Math, Return, Store,
                     Var, While, walk_stmts)
 
-__all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body"]
+__all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body", "assigned_vars", "fresh_name"]
 
 _EXPR_FIELDS = ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new")
 
@@ -75,3 +75,28 @@ def subst_body(body: list, mapping: dict) -> None:
     """Replace variables by (fresh copies of) expressions throughout ``body``."""
     if mapping:
         map_body(body, subst_fn(mapping))
+
+
+def assigned_vars(body: list, loop_vars: bool = True) -> set:
+    """Scalar variables ``body`` may write: assignments, scalar declarations, call
+    results, and (``loop_vars``) loop variables."""
+    out = set()
+    for s in walk_stmts(body):
+        if isinstance(s, Assign) or (isinstance(s, Decl) and not s.shape):
+            out.add(s.name)
+        elif isinstance(s, For) and loop_vars:
+            out.add(s.var)
+        elif isinstance(s, CallStmt):
+            out.update(s.outs)
+    return out
+
+
+def fresh_name(used: set, base: str) -> str:
+    """A name not in ``used`` (added to it), derived from ``base`` (made an identifier)."""
+    base = base.replace(".", "_").replace(":", "_")
+    name, k = base, 1
+    while name in used:
+        name = f"{base}_{k}"
+        k += 1
+    used.add(name)
+    return name

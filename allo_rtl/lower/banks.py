@@ -39,6 +39,7 @@ from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, For, Function, If, Load,
                         Module, Param, Select, Store, Var, While, expr_children)
 from ..ir.types import Index, UInt
+from ..ir.transform import assigned_vars
 from .affine import affine, form_expr
 
 __all__ = ["bank_module", "Banking"]
@@ -156,8 +157,15 @@ class _Rewriter:
         return BinOp("mod", x, Const(nb, _IDX), _IDX), BinOp("div", x, Const(nb, _IDX), _IDX)
 
     def candidates(self, b: Banking, index, env):
-        """[(condition or None, coords, offsets)] for an access."""
+        """[(condition or None, coords, offsets)] for an access (in flat bank order), and the
+        flat bank number as an expression (None when it is static)."""
         per = [self.dim_access(d, e, env) for d, e in zip(b.dims, index)]
+        flat, dynamic = None, False
+        for (_, nb, _), (bank, _) in zip(b.dims, per):
+            dynamic |= not isinstance(bank, int)
+            term = Const(bank, _IDX) if isinstance(bank, int) else bank
+            flat = term if flat is None else BinOp(
+                "add", BinOp("mul", flat, Const(nb, _IDX), _IDX), term, _IDX)
         choices = []
         for (kind, nb, _), (bank, off) in zip(b.dims, per):
             if isinstance(bank, int):
@@ -176,21 +184,26 @@ class _Rewriter:
             out.append((cond, tuple(k for _, k, _ in combo), tuple(o for _, _, o in combo)))
         if len(out) > 1 and b.name not in self.dynamic:
             self.dynamic.append(b.name)
-        return out
+        return out, (flat if dynamic else None)
 
     def load(self, e: Load, env):
         b = self.banks[e.buf]
-        cands = self.candidates(b, [self.expr(i, env) for i in e.index], env)
+        cands, flat = self.candidates(b, [self.expr(i, env) for i in e.index], env)
 
         def one(coords, offs):
             if b.registers:
                 return Var(b.reg_name(coords), e.type)
             return Load(b.bank_name(coords), offs, e.type, e.loc)
 
-        out = one(cands[-1][1], cands[-1][2])
-        for cond, coords, offs in reversed(cands[:-1]):
-            out = Select(cond, one(coords, offs), out, e.type, e.loc)
-        return out
+        def tree(lo, hi):
+            # a balanced multiplexer on the flat bank number (depth log2(banks))
+            if hi - lo == 1:
+                return one(cands[lo][1], cands[lo][2])
+            mid = (lo + hi) // 2
+            cond = BinOp("lt", flat, Const(b.flat(cands[mid][1]), _IDX), UInt(1))
+            return Select(cond, tree(lo, mid), tree(mid, hi), e.type, e.loc)
+
+        return tree(0, len(cands))
 
     def expr(self, e, env):
         if isinstance(e, Load):
@@ -224,19 +237,6 @@ class _Rewriter:
             if f is not None and f != "base" and name in f[0]:
                 env[k] = None
 
-    def _assigned(self, stmts):
-        from ..ir.nodes import walk_stmts
-
-        out = set()
-        for s in walk_stmts(stmts):
-            if isinstance(s, (Assign, Decl)):
-                out.add(s.name)
-            elif isinstance(s, For):
-                out.add(s.var)
-            elif isinstance(s, CallStmt):
-                out.update(s.outs)
-        return out
-
     def stmt(self, s, env) -> list:
         if isinstance(s, Assign):
             v = self.expr(s.value, env)
@@ -258,7 +258,7 @@ class _Rewriter:
             value = self.expr(s.value, env)
             out = []
             for cond, coords, offs in self.candidates(
-                    b, [self.expr(i, env) for i in s.index], env):
+                    b, [self.expr(i, env) for i in s.index], env)[0]:
                 st = (Assign(b.reg_name(coords), value, loc=s.loc) if b.registers
                       else Store(b.bank_name(coords), offs, value, loc=s.loc))
                 out.append(st if cond is None else If(cond, [st], [], loc=s.loc))
@@ -294,17 +294,17 @@ class _Rewriter:
         if isinstance(s, For):
             n = copy.copy(s)
             n.lb, n.ub = self.expr(s.lb, env), self.expr(s.ub, env)
-            for v in self._assigned(s.body) | {s.var}:
+            for v in assigned_vars(s.body) | {s.var}:
                 self._kill(env, v)
             env[s.var] = "base"
             inner = dict(env)
             n.body = self.body(s.body, inner)
-            for v in self._assigned(s.body) | {s.var}:
+            for v in assigned_vars(s.body) | {s.var}:
                 self._kill(env, v)
             return [n]
         if isinstance(s, While):
             n = copy.copy(s)
-            for v in self._assigned(s.body):
+            for v in assigned_vars(s.body):
                 self._kill(env, v)
             n.cond = self.expr(s.cond, env)
             n.body = self.body(s.body, dict(env))
@@ -314,7 +314,7 @@ class _Rewriter:
             n.cond = self.expr(s.cond, env)
             n.then = self.body(s.then, dict(env))
             n.orelse = self.body(s.orelse, dict(env))
-            for v in self._assigned(s.then + s.orelse):
+            for v in assigned_vars(s.then + s.orelse):
                 self._kill(env, v)
             for b in self.banks.values():
                 if b.registers:

@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from ..ir.nodes import (Assign, BinOp, CallStmt, Cast, Const, Decl, Expr, For, Function, If,
                         Load, Return, Store, Var, While, walk_exprs, walk_stmts)
+from ..ir.transform import assigned_vars
 from ..ir.types import UInt
 
 __all__ = ["Block", "PipeInfo", "Goto", "Branch", "Seq", "Ret", "Call", "build_cfg", "term_leaves"]
@@ -110,18 +111,6 @@ def _convertible(s: If) -> bool:
         if not isinstance(x, (Assign, Store, If, Decl)):
             return False
     return True
-
-
-def _assigned(body: list) -> set:
-    out = set()
-    for s in walk_stmts(body):
-        if isinstance(s, (Assign, Decl)):
-            out.add(s.name)
-        elif isinstance(s, For):
-            out.add(s.var)
-        elif isinstance(s, CallStmt):
-            out.update(s.outs)
-    return out
 
 
 def _has_load(e) -> bool:
@@ -207,7 +196,7 @@ class _Builder:
         ub = s.ub if s.ub.type == vt else Cast(s.ub, vt)
         if not isinstance(s.ub, Const):
             names = {x.name for x in walk_exprs(s.ub) if isinstance(x, Var)}
-            if _has_load(s.ub) or names & _assigned(s.body) or s.var in names:
+            if _has_load(s.ub) or names & assigned_vars(s.body) or s.var in names:
                 ubv = f"__ub{k}"
                 self.var_types[ubv] = vt
                 self.cur.stmts.append(Assign(ubv, ub))
@@ -237,11 +226,12 @@ class _Builder:
         s = levels[0]
         vt = self.var_types[s.var]
         lb = s.lb if s.lb.type == vt else Cast(s.lb, vt)
-        ub = s.ub if s.ub.type == vt else Cast(s.ub, vt)
-        if not isinstance(s.ub, Const):
+        if isinstance(s.ub, Const):
+            ub = Const(s.ub.value, vt)
+        else:  # read once at entry, as range() does; the controller compares with it
             ubv = f"__ub{k}"
             self.var_types[ubv] = vt
-            self.cur.stmts.append(Assign(ubv, ub))
+            self.cur.stmts.append(Assign(ubv, s.ub if s.ub.type == vt else Cast(s.ub, vt)))
             ub = Var(ubv, vt)
         for lv in levels[1:]:
             self.var_types.setdefault(lv.var, vt)

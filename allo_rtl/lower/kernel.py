@@ -34,7 +34,8 @@ from amaranth.lib.wiring import In, Out
 from primitives.int import IntDiv
 
 from ..errors import AlloError, AlloWarning
-from ..ir.nodes import Assign, BufRef, Decl, For, Function, Module as IRModule, walk_stmts
+from ..ir.nodes import (Assign, BufRef, Decl, For, Function, Module as IRModule, Var,
+                        walk_stmts)
 from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
@@ -484,9 +485,9 @@ class _Emitter:
         lasts = []
         for k, lv in enumerate(levels):
             reg = self.regs[lv.var]
-            ub = ops.const(lv.ub.value, lf.var_types[lv.var]) if k else (
-                ops.const(s.pipe.ub.value, lf.var_types[lv.var])
-                if s.pipe.ub.__class__.__name__ == "Const" else self.regs[s.pipe.ub.name])
+            ub_ir = s.pipe.ub if k == 0 else lv.ub  # outer: a constant or the __ub register
+            ub = (self.regs[ub_ir.name] if isinstance(ub_ir, Var)
+                  else ops.const(ub_ir.value, lf.var_types[lv.var]))
             nxt = reg + lv.step
             last = Signal(name=f"{bname}_last{k}")
             m.d.comb += last.eq(nxt >= ub if lv.step > 0 else nxt <= ub)

@@ -36,7 +36,7 @@ from ..ir.nodes import (
 from ..ir.rename import rename_buffer, rename_var
 from ..ir.types import Index, UInt
 from ..ir.transform import map_stmt as _map_stmt, subst_body as _subst_body, subst_fn as _subst_fn
-from ..ir.transform import xform as _xform
+from ..ir.transform import assigned_vars as _assigned_vars, fresh_name as _fresh, xform as _xform
 from .resolve import all_loops, find_parent, loop_path, resolve_loop
 
 __all__ = ["split", "reorder", "fuse", "unroll", "pipeline", "parallel", "inline", "compute_at"]
@@ -118,18 +118,6 @@ def _has_load(e) -> bool:
     return any(isinstance(x, Load) for x in walk_exprs(e))
 
 
-def _assigned_vars(body: list) -> set:
-    out = set()
-    for s in walk_stmts(body):
-        if isinstance(s, (Assign, Decl)) and not (isinstance(s, Decl) and s.shape):
-            out.add(s.name)
-        elif isinstance(s, For):
-            out.add(s.var)
-        elif isinstance(s, CallStmt):
-            out.update(s.outs)
-    return out
-
-
 def _names(f: Function) -> set:
     """Every variable and buffer name used in ``f``."""
     out = {p.name for p in f.params}
@@ -147,16 +135,6 @@ def _names(f: Function) -> set:
                 elif isinstance(x, Load):
                     out.add(x.buf)
     return out
-
-
-def _fresh(used: set, base: str) -> str:
-    base = base.replace(".", "_")
-    name, k = base, 1
-    while name in used:
-        name = f"{base}_{k}"
-        k += 1
-    used.add(name)
-    return name
 
 
 def _loop_desc(s: For) -> str:

@@ -42,7 +42,7 @@ from ..ir.nodes import (
 )
 from ..ir.printer import print_expr
 from ..ir.types import Index, UInt, is_int
-from ..ir.transform import subst_body as _subst_body
+from ..ir.transform import assigned_vars, fresh_name as _fresh, subst_body as _subst_body
 from .resolve import resolve_buffer, resolve_loop
 
 __all__ = ["partition", "layout_of", "equivalent_buffers", "equivalent_variables",
@@ -148,6 +148,66 @@ def _ge(a: Expr, k: int) -> Expr:
     return BinOp("ge", a, _idx(k), UInt(1))
 
 
+def _interval(e, ranges: dict):
+    """(lo, hi) of an index expression given loop-variable ranges, or None (unknown)."""
+    if isinstance(e, Const):
+        v = _cint(e)
+        return None if v is None else (v, v)
+    if isinstance(e, Var):
+        return ranges.get(e.name)
+    if isinstance(e, Cast):
+        return _interval(e.value, ranges)
+    if not isinstance(e, BinOp):
+        return None
+    a, b = _interval(e.lhs, ranges), _interval(e.rhs, ranges)
+    if a is None or b is None:
+        return None
+    if e.op == "add":
+        return a[0] + b[0], a[1] + b[1]
+    if e.op == "sub":
+        return a[0] - b[1], a[1] - b[0]
+    if e.op in ("mul", "shl"):
+        if e.op == "shl":
+            if b[0] != b[1] or b[0] < 0:
+                return None
+            b = (1 << b[0], 1 << b[0])
+        prods = [x * y for x in a for y in b]
+        return min(prods), max(prods)
+    if e.op == "or" and b[0] >= 0 and b[1] < (1 << _low_zero_bits(e.lhs)):
+        return a[0] + b[0], a[1] + b[1]  # disjoint bits (split's (o << k) | i)
+    return None
+
+
+def _loop_var_ranges(f: Function) -> dict:
+    """var -> (lo, hi) over every constant-bound loop of ``f`` (union over loops that
+    share a variable name)."""
+    out: dict = {}
+    for s in walk_stmts(f.body):
+        if isinstance(s, For) and _cint(s.lb) is not None and _cint(s.ub) is not None:
+            vals = range(_cint(s.lb), _cint(s.ub), s.step)
+            if len(vals):
+                lo, hi = min(vals[0], vals[-1]), max(vals[0], vals[-1])
+                old = out.get(s.var, (lo, hi))
+                out[s.var] = (min(lo, old[0]), max(hi, old[1]))
+    return out
+
+
+def _guard_in_bounds(st: Store, index: tuple, shape: tuple, dims, ranges: dict) -> list:
+    """``[st]``, guarded by ``0 <= index[p] < shape[p]`` for the ``p`` in ``dims`` (those with
+    a loop-invariant outer part) whose index may leave the array (e.g. in the tail of an
+    imperfectly split loop, where the guarded body never uses those elements)."""
+    cond = None
+    for p in dims:
+        iv = _interval(index[p], ranges)
+        if iv is not None and iv[0] >= 0 and iv[1] < shape[p]:
+            continue  # provably inside the array
+
+        c = BinOp("land", _ge(index[p], 0),
+                  BinOp("lt", copy.deepcopy(index[p]), _idx(shape[p]), UInt(1)), UInt(1))
+        cond = c if cond is None else BinOp("land", cond, c, UInt(1))
+    return [st] if cond is None else [If(cond, [st], [])]
+
+
 def _all_exprs(body: list):
     for s in walk_stmts(body):
         for e in stmt_exprs(s):
@@ -175,26 +235,6 @@ def _names(f: Function) -> set:
             out.add(x.name)
         elif isinstance(x, Load):
             out.add(x.buf)
-    return out
-
-
-def _fresh(used: set, base: str) -> str:
-    base = base.replace(".", "_").replace(":", "_")
-    name, k = base, 1
-    while name in used:
-        name = f"{base}_{k}"
-        k += 1
-    used.add(name)
-    return name
-
-
-def _assigned_scalars(body: list) -> set:
-    out = set()
-    for s in walk_stmts(body):
-        if isinstance(s, (Assign, Decl)) and not (isinstance(s, Decl) and s.shape):
-            out.add(s.name)
-        elif isinstance(s, CallStmt):
-            out.update(s.outs)
     return out
 
 
@@ -825,7 +865,7 @@ def _loop_scope(f: Function, axis_loop: For):
     and the ranges of the loops nested in it."""
     ranges = _loop_ranges(axis_loop.body)
     inner = set(ranges)
-    bad = _assigned_scalars(axis_loop.body) - inner
+    bad = assigned_vars(axis_loop.body, loop_vars=False) - inner
     consts = _const_scalars(f)
 
     def classify(own_axis_kind):
@@ -1031,12 +1071,24 @@ def buffer_at(module: Module, target, axis, loc: Loc | None):
 
     # init and flush are separate loops (distinct names, so both can be addressed)
     exts = list(zip(tvars, bshape if vary else ()))
-    init = _copy_nest([(f"{v}_init", e) for v, e in exts], lambda: [
-        Store(bname, buf_t("_init"), Load(name, target_index("_init"), ref.type), loc=loc)],
-        True) if need_fill else []
-    flush = _copy_nest([(f"{v}_flush", e) for v, e in exts], lambda: [
-        Store(name, target_index("_flush"), Load(bname, buf_t("_flush"), ref.type), loc=loc)],
-        True) if stores else []
+    outer_dims = [p for p in range(len(shape)) if parsed[0][p].outer_expr() is not None]
+
+    rng = _loop_var_ranges(f)
+    for v, e in exts:
+        rng[f"{v}_init"] = rng[f"{v}_flush"] = (0, e - 1)
+
+    def copy_in():
+        tix = target_index("_init")
+        return _guard_in_bounds(Store(bname, buf_t("_init"), Load(name, tix, ref.type), loc=loc),
+                                tix, shape, outer_dims, rng)
+
+    def copy_out():
+        tix = target_index("_flush")
+        return _guard_in_bounds(Store(name, tix, Load(bname, buf_t("_flush"), ref.type), loc=loc),
+                                tix, shape, outer_dims, rng)
+
+    init = _copy_nest([(f"{v}_init", e) for v, e in exts], copy_in, True) if need_fill else []
+    flush = _copy_nest([(f"{v}_flush", e) for v, e in exts], copy_out, True) if stores else []
     L.body[:] = init + L.body + flush
     return BufferHandle(f.name, bname)
 
@@ -1168,8 +1220,12 @@ def reuse_at(module: Module, target, axis, loc: Loc | None):
             else:
                 e = _idx(info[p][1])
             tix.append(e if o is None else _add(o, e))
-        stmts.append(Store(rname, rb_index(R - 1, cols), Load(name, tuple(tix), ref.type),
-                           loc=loc))
+        outer_dims = [p for p in range(len(shape)) if parsed[0][p].outer_expr() is not None]
+        rng = dict(_loop_var_ranges(f), **{y: (lb0 + omin, ub0 + omax - 1)})
+        rng.update({c.name: (0, exts[p] - 1) for p, c in cols.items() if isinstance(c, Var)})
+        stmts += _guard_in_bounds(Store(rname, rb_index(R - 1, cols),
+                                        Load(name, tuple(tix), ref.type), loc=loc),
+                                  tix, shape, outer_dims, rng)
         return stmts
 
     if small:

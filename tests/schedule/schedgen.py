@@ -51,10 +51,8 @@ A primitive that raises :class:`AlloError` is accepted only when the message mat
 one of :data:`DOCUMENTED` (restrictions stated in the primitives' docstrings / error
 hints); the schedule continues without it and the category is counted.
 
-Known compiler bugs (pinned as strict xfails in test_properties.py) are avoided by
-construction unless ``SCHED_KNOWN_BUGS=1``: buffer_at/reuse_at on a loop holding a
-load-free ``if`` (the tail guard of an imperfect split), and partitions into more than
-:data:`MAX_BANKS` banks.
+Partitions are capped at :data:`MAX_BANKS` banks per array to bound the size (and the
+Verilator build time) of the generated designs.
 """
 
 from __future__ import annotations
@@ -1100,20 +1098,8 @@ def module_cost(module) -> int:
     return sum(_cost(f.body) for f in module.funcs.values())
 
 
-#: generate the patterns of the compiler bugs reported in test_properties.py (known
-#: failures); off by default so the property tests stay green (SCHED_KNOWN_BUGS=1)
-KNOWN_BUGS = os.environ.get("SCHED_KNOWN_BUGS", "") not in ("", "0")
-
-
-#: at most this many banks per partitioned array (the RTL lowering of a dynamic bank
-#: select recurses once per bank: RecursionError from ~200 banks, a reported bug)
+#: at most this many banks per partitioned array (design size / build time)
 MAX_BANKS = 64
-
-
-def _guarded_inside(loop: For) -> bool:
-    """Whether ``loop``'s body holds a load-free ``if`` (e.g. the tail guard of an
-    imperfect split): buffer_at/reuse_at then access out of bounds (reported bugs)."""
-    return any(isinstance(s, If) and not _has_load(s.cond) for s in walk_stmts(loop.body))
 
 
 def _h(x: _LoopInfo) -> str:
@@ -1457,8 +1443,8 @@ class _Sched:
             new[d] = ("complete", 0) if kind == 0 else ("b/c", factor)
         banks = int(np.prod([shape[d - 1] if k == "complete" else f
                              for d, (k, f) in new.items()]))
-        if banks > MAX_BANKS and not KNOWN_BUGS:
-            return None  # reported bug: RecursionError lowering >= ~200 banks
+        if banks > MAX_BANKS:
+            return None
         kw = []
         ptype = ch.choice([str(kind), ["allo.Partition.Complete", "allo.Partition.Block",
                                        "allo.Partition.Cyclic"][kind]])
@@ -1492,7 +1478,6 @@ class _Sched:
     def p_buffer_at(self):
         ch = self.ch
         cands = [(x, b) for x in _addressable(_loops(self.module))
-                 if KNOWN_BUGS or not _guarded_inside(x.loop)
                  for b in self._accessed(x, False)]
         if not cands:
             return None
@@ -1503,7 +1488,6 @@ class _Sched:
         ch = self.ch
         cands = [(x, b) for x in _addressable(_loops(self.module))
                  if _const_bounds(x.loop) and x.loop.step == 1
-                 and (KNOWN_BUGS or not _guarded_inside(x.loop))
                  for b in self._accessed(x, True) if self._windowed(x, b) or ch.chance(0.1)]
         if not cands:
             return None
