@@ -23,7 +23,7 @@ from .errors import AlloError
 from .ir import numerics as N
 from .ir.interp import marshal_inputs, unmarshal_results
 from .ir.nodes import Module
-from .ir.types import Int, Index, Fixed
+from .ir.types import Fixed, Float, Index, Int
 from .lower.kernel import port_name
 
 __all__ = ["RTLModule", "DEFAULT_MAX_CYCLES", "outputs_equal"]
@@ -37,7 +37,10 @@ def _signed(t) -> bool:
 
 
 def _from_unsigned(words, t) -> list:
-    """Raw unsigned words read from hardware -> raw values of type ``t`` (signed wrap)."""
+    """Raw unsigned words read from hardware -> raw values of type ``t`` (signed wrap;
+    floats from their IEEE bit patterns)."""
+    if isinstance(t, Float):
+        return [N.bits_float(int(x), t) for x in words]
     if _signed(t):
         if t.bits <= 63 and isinstance(words, np.ndarray) and words.dtype != object:
             a = words.astype(np.int64)
@@ -137,7 +140,9 @@ class RTLModule:
                     memories[port_name(p.name)] = arr
                 pos += 2
             else:
-                scalars[port_name(p.name)] = int(raw[pos])
+                v = raw[pos]
+                scalars[port_name(p.name)] = N.float_bits(v, p.type) if isinstance(
+                    p.type, Float) else int(v)
                 pos += 1
         build = self.compile()
         try:
@@ -189,6 +194,8 @@ def outputs_equal(a, b) -> bool:
 
 
 def _raw_array(lst, t):
+    if isinstance(t, Float):  # IEEE bit patterns
+        return np.asarray([N.float_bits(x, t) for x in lst], dtype=np.uint64)
     if t.bits <= 64:
         dt = np.int64 if _signed(t) or t.bits < 64 else np.uint64
         return np.asarray(lst, dtype=dt)

@@ -161,7 +161,11 @@ def cast(v, src: AlloType, dst: AlloType):
         lo, hi = int_range(dst)
         if v in (math.inf, -math.inf):
             return hi if v > 0 else lo
-        return max(lo, min(hi, int(math.ldexp(v, fd))))  # int() truncates toward zero
+        try:
+            x = math.ldexp(v, fd)
+        except OverflowError:  # |v| * 2**fd beyond the double range: saturate
+            return hi if v > 0 else lo
+        return max(lo, min(hi, int(x)))  # int() truncates toward zero
     fs = src.fracs if isinstance(src, (Fixed, UFixed)) else 0
     if fd > fs:
         v = v << (fd - fs)

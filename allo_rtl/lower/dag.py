@@ -31,11 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, Const, Decl, If, Load, Select, Store, UnOp, Var,
                         expr_children)
 from ..ir.types import Index, UInt
 from . import ops
 from .cfg import Branch, Call, Goto, Ret, Seq
+from .units import IntDivider, unit_for
 
 __all__ = ["Node", "BlockSchedule", "schedule_block", "StoreOp", "Leaf"]
 
@@ -204,23 +206,32 @@ class _Sched:
         if isinstance(e, Load):
             return self.load(e)
         args = tuple(self.expr(x) for x in expr_children(e))
-        unit = ops.divider_for(e)
-        if unit is not None and not all(a.kind == "const" for a in args):
+        try:
+            unit = unit_for(e)
+        except ops.Unsupported as err:
+            raise self.unsupported(err, e) from None
+        if unit is not None and not (isinstance(unit, IntDivider)
+                                     and all(a.kind == "const" for a in args)):
             return self.unit(e, args, unit)
         return self.op(e, args, ops.delay_ns(e))
 
+    def unsupported(self, err, e):
+        """An AlloError at the kernel line of ``e`` (else of the function)."""
+        f = getattr(self.fn, "f", None)
+        return AlloError(str(err), getattr(e, "loc", None) or getattr(f, "loc", None),
+                         "use target='sim' for this kernel for now")
+
     def unit(self, e, args: tuple, unit) -> Node:
-        """A pipelined multi-cycle operator (integer divider): issues when its operands are
+        """A pipelined multi-cycle operator (lower/units.py): issues when its operands are
         ready, result ``unit.latency`` cycles later (the FSM never stalls inside a block)."""
-        key = ("unit", e.op, e.type.name, e.lhs.type.name, e.rhs.type.name,
-               tuple(a.id for a in args))
+        key = ("unit", unit.key, tuple(a.id for a in args))
         if key in self.cse:
             return self.cse[key]
         c, t = self.avail(args)
-        if t + ops.DIV_INPUT_NS + ops.SETUP_NS > ops.CLOCK_NS:
+        if t + unit.input_ns + ops.SETUP_NS > ops.CLOCK_NS:
             c += 1
         n = self.add(Node("unit", e.type, args, ir=e, extra=unit, cycle=c,
-                          ready=c + unit.latency, t=ops.DIV_OUTPUT_NS))
+                          ready=c + unit.latency, t=unit.output_ns))
         self.cse[key] = n
         return n
 

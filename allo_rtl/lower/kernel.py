@@ -31,7 +31,6 @@ from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from primitives.int import IntDiv
 
 from ..errors import AlloError, AlloWarning
 from ..ir.nodes import (Assign, BufRef, Decl, For, Function, Module as IRModule, Var,
@@ -352,12 +351,7 @@ class _Emitter:
         elif n.kind == "load":
             return ops.from_bits(self.handles[n.value].rdata, n.type)
         elif n.kind == "unit":
-            spec = n.extra
-            div = IntDiv(spec.width, spec.signed, latency=spec.latency, floor=spec.floor)
-            self.m.submodules[f"{bname}_div{n.id}"] = div
-            a, b = spec.operands(arg(n.args[0]), arg(n.args[1]))
-            self.m.d.comb += [div.a.eq(a), div.b.eq(b), div.en.eq(1)]
-            v = spec.result(div.quotient, div.remainder, n.type)
+            v = n.extra.build(self.m, f"{bname}_{n.extra.name}{n.id}", [arg(a) for a in n.args])
             shape = ops.shape_of(n.type)
         else:
             raise AssertionError(n.kind)

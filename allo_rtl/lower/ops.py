@@ -17,11 +17,13 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Mux, Value, signed, unsigned
 
 from ..ir.nodes import Const as IRConst
-from ..ir.nodes import (BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, Cast, Select,
-                        UnOp)
+from ..ir.nodes import (BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, Cast, Math,
+                        Select, UnOp)
+from ..ir.numerics import float_bits
 from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
 
-__all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported"]
+__all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported",
+           "float_format"]
 
 
 class Unsupported(Exception):
@@ -40,7 +42,7 @@ def _fr(t: AlloType) -> int:
 def shape_of(t: AlloType):
     """The Amaranth shape holding the raw value of scalar type ``t``."""
     if isinstance(t, Float):
-        raise Unsupported(f"floating-point type {t} is not supported by the RTL target yet")
+        return unsigned(t.bits)  # the IEEE bit pattern
     if isinstance(t, Struct):
         raise Unsupported(f"struct type {t} is not supported by the RTL target yet")
     return signed(t.bits) if is_signed(t) else unsigned(t.bits)
@@ -71,8 +73,11 @@ def from_bits(v, t: AlloType) -> Value:
     return v.as_signed() if is_signed(t) else v.as_unsigned()
 
 
-def const(raw: int, t: AlloType) -> Value:
+def const(raw, t: AlloType) -> Value:
+    """The constant of type ``t`` with interpreter value ``raw`` (a float for floats)."""
     shp = shape_of(t)
+    if isinstance(t, Float):
+        return Const(float_bits(raw, t), shp)
     if shp.signed:
         h = 1 << (shp.width - 1)
         raw = ((raw + h) & ((1 << shp.width) - 1)) - h
@@ -141,51 +146,6 @@ def _div_pow2(op: str, a: Value, k: int, signed_: bool, t: AlloType) -> Value:
     return fit(Mux(neg & (low != 0), low - (1 << k), low), t)
 
 
-#: combinational delay in front of / after a pipelined divider's registers (ns)
-DIV_INPUT_NS = 2.0
-DIV_OUTPUT_NS = 3.0
-
-
-class DividerSpec:
-    """How an integer ``/``, ``//`` or ``%`` maps onto :class:`primitives.int.IntDiv`:
-    operand width, signedness, floor mode, pre-shifts for fixed point, latency."""
-
-    def __init__(self, e):
-        ta, tb, t = e.lhs.type, e.rhs.type, e.type
-        self.op = e.op
-        sh = _fr(t) - _fr(ta) + _fr(tb) if e.op in ("div", "floordiv") else 0
-        self.sh_a, self.sh_b = max(sh, 0), max(-sh, 0)
-        wa, wb = ta.bits + self.sh_a, tb.bits + self.sh_b
-        self.signed = is_signed(ta) or is_signed(tb)
-        # one extra bit for signed division: no INT_MIN / -1 overflow, unsigned operands fit
-        self.width = max(wa, wb) + (1 if self.signed else 0)
-        self.floor = e.op == "floordiv"
-        self.latency = self.width + (2 if self.signed else 0)
-
-    def operands(self, a: Value, b: Value):
-        from ..ir.types import Int, UInt
-
-        wt = Int(self.width) if self.signed else UInt(self.width)
-        if self.sh_a:
-            a = a << self.sh_a
-        if self.sh_b:
-            b = b << self.sh_b
-        return fit(a, wt).as_unsigned(), fit(b, wt).as_unsigned()
-
-    def result(self, quotient: Value, remainder: Value, t: AlloType) -> Value:
-        v = remainder if self.op == "mod" else quotient
-        return fit(v.as_signed() if self.signed else v, t)
-
-
-def divider_for(e):
-    """A :class:`DividerSpec` if IR expression ``e`` needs a divider unit, else None."""
-    if not isinstance(e, BinOp) or e.op not in ("div", "floordiv", "mod"):
-        return None
-    if isinstance(e.type, Float) or _pow2_divisor(e) is not None:
-        return None
-    return DividerSpec(e)
-
-
 def comb_op(e, args: list) -> Value:
     """The Amaranth expression for IR expression ``e`` given its operand values
     (in :func:`allo_rtl.ir.nodes.expr_children` order)."""
@@ -194,6 +154,10 @@ def comb_op(e, args: list) -> Value:
         return _binop(e, args[0], args[1])
     if isinstance(e, UnOp):
         a = args[0]
+        if isinstance(t, Float):
+            if e.op != "neg":
+                raise Unsupported(f"'{e.op}' on {t} is not supported by the RTL target yet")
+            return _fp_sign(a, t, neg=True)
         if e.op == "neg":
             return fit(-a, t)
         if e.op == "not":
@@ -215,12 +179,26 @@ def comb_op(e, args: list) -> Value:
         v = args[0]
         return from_bits(Cat(*[v[i] for i in reversed(range(len(v)))]), t)
     if isinstance(e, Bitcast):
-        src = e.value.type
-        if isinstance(src, Float) or isinstance(t, Float):
-            raise Unsupported("bitcast of floating-point values is not supported by the RTL "
-                              "target yet")
         return from_bits(args[0].as_unsigned(), t)
+    if isinstance(e, Math) and e.fn == "abs" and isinstance(t, Float):
+        return _fp_sign(args[0], t, neg=False)
     raise Unsupported(f"{type(e).__name__} is not supported by the RTL target yet")
+
+
+def float_format(t: Float):
+    """The :class:`primitives.float.FloatFormat` of IR float type ``t``."""
+    from primitives.float import FloatFormat
+
+    return FloatFormat(t.bits - t.fracs - 1, t.fracs)
+
+
+def _fp_sign(a: Value, t: Float, *, neg: bool) -> Value:
+    """``-a`` or ``abs(a)`` on an IEEE bit pattern: a sign-bit operation, except that every
+    NaN becomes the canonical quiet NaN (as ``primitives.float.fp_neg`` / ``fp_abs``)."""
+    from primitives.float import fp_abs, fp_neg
+
+    a = Value.cast(a).as_unsigned()
+    return (fp_neg if neg else fp_abs)(float_format(t), a)
 
 
 def _bits(v: Value, lo: Value, lo_ir, width: int) -> Value:
@@ -270,6 +248,8 @@ def _bit_insert(e: BitInsert, v: Value, lo: Value, new: Value) -> Value:
 
 def _binop(e: BinOp, a: Value, b: Value) -> Value:
     op, t = e.op, e.type
+    if isinstance(getattr(e.lhs, "type", None), Float) or isinstance(t, Float):  # units
+        raise Unsupported(f"floating-point '{op}' is not supported by the RTL target yet")
     if op in ("lt", "le", "gt", "ge", "eq", "ne"):
         return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b,
                 "eq": a == b, "ne": a != b}[op]
@@ -277,8 +257,6 @@ def _binop(e: BinOp, a: Value, b: Value) -> Value:
         return a.bool() & b.bool()
     if op == "lor":
         return a.bool() | b.bool()
-    if isinstance(t, Float):
-        raise Unsupported(f"floating-point '{op}' is not supported by the RTL target yet")
     if op == "add":
         return fit(a + b, t)
     if op == "sub":
@@ -322,6 +300,8 @@ def _binop(e: BinOp, a: Value, b: Value) -> Value:
 
 
 def _cast(v: Value, src: AlloType, dst: AlloType) -> Value:
+    if src == dst:
+        return v
     if isinstance(src, Float) or isinstance(dst, Float):
         raise Unsupported(f"conversion {src} -> {dst} is not supported by the RTL target yet")
     fs, fd = _fr(src), _fr(dst)

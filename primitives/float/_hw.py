@@ -337,3 +337,10 @@ def check_int(width, signed, cls):
         raise ValueError(f"{cls.__name__} width must be in 1..64, not {width}")
     if not isinstance(signed, bool):
         raise TypeError(f"{cls.__name__} signed must be a bool, not {signed!r}")
+
+
+def check_fracs(fracs, cls):
+    if not isinstance(fracs, int) or isinstance(fracs, bool):
+        raise TypeError(f"{cls.__name__} fracs must be an integer, not {fracs!r}")
+    if fracs < 0:
+        raise ValueError(f"{cls.__name__} fracs must be >= 0, not {fracs}")

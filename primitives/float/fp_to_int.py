@@ -3,7 +3,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .format import BINARY32
-from ._hw import Stages, unpack, clamp_unsigned, check_format, check_latency, check_int
+from ._hw import Stages, unpack, clamp_unsigned, check_format, check_latency, check_int, \
+    check_fracs
 
 
 __all__ = ["FPToInt"]
@@ -19,6 +20,10 @@ class FPToInt(wiring.Component):
     including ``-inf``, give the smallest (for an unsigned target every negative value
     gives 0, as ``-0.5`` truncates to 0 and ``-1`` saturates to 0).
 
+    With ``fracs`` the result is a fixed-point number (``Fixed(width, fracs)`` if
+    signed, ``UFixed`` otherwise): the raw integer is ``value * 2**fracs`` truncated
+    toward zero and saturated the same way, as ``allo_rtl.ir.numerics.cast`` does.
+
     Parameters
     ----------
     fmt : FloatFormat
@@ -29,6 +34,9 @@ class FPToInt(wiring.Component):
         Two's complement result if True, unsigned if False.
     latency : int
         Cycles from input to result, one of 0..2. Default 2.
+    fracs : int
+        Fraction bits of a fixed-point result, >= 0 (may exceed ``width``).
+        Default 0 (an integer).
 
     Members
     -------
@@ -53,10 +61,11 @@ class FPToInt(wiring.Component):
     CUTS = {0: (), 1: (1,), 2: (0, 1)}
     DEFAULT_LATENCY = 2
 
-    def __init__(self, fmt=BINARY32, width=32, signed=True, *, latency=None):
+    def __init__(self, fmt=BINARY32, width=32, signed=True, *, latency=None, fracs=0):
         self.fmt = check_format(fmt)
         check_int(width, signed, type(self))
-        self.width, self.signed = width, signed
+        check_fracs(fracs, type(self))
+        self.width, self.signed, self.fracs = width, signed, fracs
         latency = check_latency(latency, self.CUTS, type(self))
         self.latency = self.DEFAULT_LATENCY if latency is None else latency
         super().__init__({"a": In(fmt.width), "en": In(1), "result": Out(width)})
@@ -67,11 +76,12 @@ class FPToInt(wiring.Component):
         E, M = fmt.exp_bits, fmt.man_bits
         st = Stages(m, self.en, self.CUTS[self.latency])
         u = unpack(m, fmt, self.a, "a")
-        # k: unbiased exponent; the value is sig * 2 ** (k - M).
-        k = (u.exp - fmt.bias).as_signed()
+        # k: unbiased exponent plus fracs; value * 2 ** fracs is sig * 2 ** (k - M).
+        # (Subnormals scale like exponent 1; for fracs == 0 they are < 1 either way.)
+        k = ((u.eff_exp if self.fracs else u.exp) - (fmt.bias - self.fracs)).as_signed()
         small = k < 0                                  # |value| < 1 (or zero/subnormal)
         huge = u.is_inf | (k > w)
-        sh = clamp_unsigned(Mux(small, 0, k)[:E], w)
+        sh = clamp_unsigned(Mux(small, 0, k)[:len(k) - 1], w)
         full = (Cat(u.sig, Const(0, w)) << sh)[:M + 1 + w]
         mag = Mux(small, 0, full[M:M + 1 + w])         # w+1 bits: |value| truncated
         s = st.cut(mag=mag, sign=u.sign, huge=huge, nan=u.is_nan)

@@ -4,7 +4,7 @@ from amaranth.lib.wiring import In, Out
 
 from .format import BINARY32
 from ._hw import Stages, normalize_round, check_format, check_latency, check_int, \
-    priority_cuts
+    check_fracs, priority_cuts
 
 
 __all__ = ["IntToFP"]
@@ -14,7 +14,11 @@ class IntToFP(wiring.Component):
     """Pipelined integer to floating-point conversion, round to nearest, ties to even.
 
     Zero converts to ``+0``; integers beyond the format's range become infinity.
-    Bit-exact with :func:`primitives.float.model.int_to_fp_model`.
+    With ``fracs`` the input is a fixed-point number (``Fixed(width, fracs)`` if
+    signed, ``UFixed`` otherwise): the raw integer ``r`` means ``r * 2**-fracs``,
+    rounded once (subnormal results and underflow to a signed zero as IEEE says).
+    Bit-exact with :func:`primitives.float.model.int_to_fp_model` (same ``fracs``)
+    and with ``allo_rtl.ir.numerics.cast``.
 
     Parameters
     ----------
@@ -26,6 +30,9 @@ class IntToFP(wiring.Component):
         Two's complement input if True, unsigned if False.
     latency : int
         Cycles from input to result, one of 0..8. Default 4.
+    fracs : int
+        Fraction bits of a fixed-point input, >= 0 (may exceed ``width``).
+        Default 0 (an integer).
 
     Members
     -------
@@ -56,10 +63,11 @@ class IntToFP(wiring.Component):
     CUTS = priority_cuts(PRIORITY)
     DEFAULT_LATENCY = 4
 
-    def __init__(self, fmt=BINARY32, width=32, signed=True, *, latency=None):
+    def __init__(self, fmt=BINARY32, width=32, signed=True, *, latency=None, fracs=0):
         self.fmt = check_format(fmt)
         check_int(width, signed, type(self))
-        self.width, self.signed = width, signed
+        check_fracs(fracs, type(self))
+        self.width, self.signed, self.fracs = width, signed, fracs
         latency = check_latency(latency, self.CUTS, type(self))
         self.latency = self.DEFAULT_LATENCY if latency is None else latency
         super().__init__({"a": In(width), "en": In(1), "result": Out(fmt.width)})
@@ -77,9 +85,11 @@ class IntToFP(wiring.Component):
             mag = self.a
         s = st.cut(sign=sign, mag=mag)
         p = Cat(Const(0, M + 2 - w), s.mag) if w < M + 2 else s.mag
-        # Bit w-1 of the magnitude weighs 2 ** (w - 1).
-        result = normalize_round(st, fmt, sign=s.sign, p=p, e1=Const(fmt.bias + w - 1),
+        # Bit w-1 of the magnitude weighs 2 ** (w - 1 - fracs); with many fraction bits
+        # the result can be subnormal below the marker's reach (e1 < 1).
+        e1 = fmt.bias + w - 1 - self.fracs
+        result = normalize_round(st, fmt, sign=s.sign, p=p, e1=Const(e1),
                                  sticky=Const(0), special=Const(0), special_value=Const(0),
-                                 may_underflow=False)
+                                 may_underflow=e1 < 1)
         m.d.comb += self.result.eq(result)
         return m

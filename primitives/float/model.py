@@ -254,22 +254,34 @@ def _check_int(width, signed):
         raise ValueError(f"Integer width must be an integer in 1..128, not {width!r}")
 
 
-def int_to_fp_model(value, fmt, width, signed):
+def _check_fracs(fracs):
+    if not isinstance(fracs, int) or isinstance(fracs, bool) or fracs < 0:
+        raise ValueError(f"fracs must be an integer >= 0, not {fracs!r}")
+
+
+def int_to_fp_model(value, fmt, width, signed, fracs=0):
     """Convert the ``width``-bit integer whose bit pattern is ``value`` (two's complement
-    if ``signed``) to ``fmt``, rounding to nearest even. Zero gives ``+0``."""
+    if ``signed``) to ``fmt``, rounding to nearest even. Zero gives ``+0``.
+
+    With ``fracs`` the input is fixed point: the raw integer ``r`` means
+    ``r * 2**-fracs`` (a tiny negative value may round to ``-0``)."""
     _check_int(width, signed)
+    _check_fracs(fracs)
     value = int(value) & ((1 << width) - 1)
     if signed and value >> (width - 1):
         value -= 1 << width
     if value == 0:
         return 0
-    return round_pack(int(value < 0), abs(value), 0, fmt)
+    return round_pack(int(value < 0), abs(value), -fracs, fmt)
 
 
-def fp_to_int_model(a, fmt, width, signed):
+def fp_to_int_model(a, fmt, width, signed, fracs=0):
     """Convert to a ``width``-bit integer, truncating toward zero and saturating
-    (NaN -> 0). Returns the result's bit pattern (two's complement if ``signed``)."""
+    (NaN -> 0). Returns the result's bit pattern (two's complement if ``signed``).
+
+    With ``fracs`` the result is fixed point: ``a * 2**fracs`` truncated and saturated."""
     _check_int(width, signed)
+    _check_fracs(fracs)
     c, s, m, e = decode(a, fmt)
     lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
     if c == NAN:
@@ -279,6 +291,7 @@ def fp_to_int_model(a, fmt, width, signed):
     elif c == ZERO:
         v = 0
     else:
+        e += fracs
         mag = m << e if e >= 0 else m >> -e
         v = min(max(-mag if s else mag, lo), hi)
     return v & ((1 << width) - 1)

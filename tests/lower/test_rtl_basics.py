@@ -156,9 +156,9 @@ def test_hang_hits_max_cycles_guard():
         mod(3)
 
 
-def test_float_kernel_is_a_clear_error():
+def test_unsupported_float_operator_is_a_clear_error():
     def f(A: float32[4]) -> float32:
-        return A[0]
+        return A[0] % A[1]
 
     with pytest.raises(AlloError, match="not supported by the RTL target") as e:
         allo.customize(f).build()
