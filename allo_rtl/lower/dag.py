@@ -269,7 +269,7 @@ class _Sched:
         c, t = self.avail((a,))
         if t + ops.SETUP_NS > ops.CLOCK_NS:
             c += 1
-        c = max(c, self.last_store.get(e.buf, -1) + 1)
+        c = max(c, self.last_store.get(e.buf, -1) + 1, self.earliest_load())
         c = self.claim(self.rbusy, e.buf, c)
         self.last_load[e.buf] = max(self.last_load.get(e.buf, 0), c)
         n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + 1,
@@ -289,6 +289,10 @@ class _Sched:
     def access_info(self, index):
         """Extra information kept on memory accesses (the pipeline scheduler's hook)."""
         return None
+
+    def earliest_load(self) -> int:
+        """Lower bound on the next load's issue cycle (the pipeline scheduler's hook)."""
+        return 0
 
     # ------------------------------------------------------------ statements
 

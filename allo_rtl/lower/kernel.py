@@ -530,14 +530,26 @@ class _Emitter:
                 combv[n] = self.node_value(n, lambda a: val(a, n.cycle), bname)
             return combv[n]
 
+        bypass = {}
+
+        def read(v):
+            """Variable ``v`` as read at its capture time: the register, or, for a recurrence
+            written exactly II cycles later, the value the previous iteration writes in this
+            very cycle when it does (modulo.py: ``w - r == II``)."""
+            r = self.regs[v]
+            if v not in s.writes or s.write_time[v] - s.reg_time[v] != ii:
+                return r
+            if v not in bypass:  # driven at the end (the written value may depend on it)
+                bypass[v] = Signal(r.shape(), name=f"{bname}_byp_{v}")
+            return bypass[v]
+
         def val(n, cyc):
             if n.kind == "const":
                 return ops.const(n.value, n.type)
             if n.kind == "reg":
-                r = self.regs[n.value]
                 if n.value not in s.reg_time:
-                    return r  # loop-invariant
-                return delayed(f"reg_{n.value}", r, cyc - s.reg_time[n.value])
+                    return self.regs[n.value]  # loop-invariant
+                return delayed(f"reg_{n.value}", read(n.value), cyc - s.reg_time[n.value])
             return delayed(n.id, comb(n), cyc - n.ready)
 
         for n in s.loads:
@@ -558,6 +570,10 @@ class _Emitter:
         for v, n in s.writes.items():
             w = s.write_time[v]
             self.drive(self.regs[v], valid[w], val(n, w), sync=True)
+        for v, byp in bypass.items():
+            w = s.write_time[v]
+            m.d.comb += byp.eq(Mux(valid[w], ops.fit(val(s.writes[v], w), lf.var_types[v]),
+                                   self.regs[v]))
 
     def call_wait(self, idx, s, leaf, st):
         lf = self.lf

@@ -10,13 +10,16 @@ rules), with three extra rules:
   per cycle *slot* ``t mod II`` (a modulo reservation table); a body needing
   more accesses than ``II`` slots raises the II;
 * **scalar recurrences**: a variable read at time ``r`` (the earliest read of
-  its old value) and written at ``w`` must satisfy ``w - r < II`` so the next
-  iteration reads the new value;
+  its old value) and written at ``w`` must satisfy ``w - r <= II`` so the next
+  iteration reads the new value (when ``w - r == II`` the next iteration takes
+  the value being written through a bypass multiplexer, so a recurrence through
+  a unit of latency ``L`` runs at ``II = L``);
 * **memory recurrences**: for each store and each other access of the same
   memory, the smallest iteration distance ``d >= 1`` at which their addresses
-  can coincide is computed from the (affine) index expressions over the
-  flattened iteration space (exact enumeration; conservative ``d = 1`` when
-  an index is not analysable). A store at ``ts`` and a later iteration's load at
+  can coincide is computed from the index expressions over the flattened
+  iteration space (exact enumeration: affine forms, or any integer expression
+  of the loop variables such as ``i % 16`` evaluated point by point;
+  conservative ``d = 1`` when an index depends on other run-time values). A store at ``ts`` and a later iteration's load at
   ``tl`` need ``ts - tl + 1 <= d * II`` (the load must see the write); a load
   and a later store need ``tl - ts <= d * II``; two stores keep their order.
 
@@ -93,11 +96,15 @@ class _ModSched(_Sched):
         self.ivs = ivs
         self.invariant = invariant
         self.aff: dict = {}
+        self.defs: dict = {}  # var -> IR value assigned unconditionally in the body
 
     def reg(self, name):
         n = super().reg(name)
         n.cycle = n.ready = self.reg_start.get(name, 0)
         return n
+
+    def earliest_load(self):
+        return self.reg_start.get(("load", len(self.loads)), 0)
 
     def claim(self, table, buf, c):
         busy = table.setdefault(buf, set())
@@ -111,21 +118,27 @@ class _ModSched(_Sched):
         return c
 
     def access_info(self, index):
-        return tuple(_affine(i, self.aff, self.ivs, self.invariant) for i in index)
+        out = []
+        for i in index:
+            a = _affine(i, self.aff, self.ivs, self.invariant)
+            out.append(a if a is not None else _IndexExpr(i, dict(self.defs)))
+        return tuple(out)
 
     def stmt(self, s, pred):
         if isinstance(s, Assign):
             self.aff[s.name] = (_affine(s.value, self.aff, self.ivs, self.invariant)
                                 if pred is None else None)
+            self.defs[s.name] = s.value if pred is None else None
         elif isinstance(s, If):
-            for x in walk_stmts(s.then + s.orelse):
-                if isinstance(x, Assign):
-                    self.aff[x.name] = None
+            self._forget(s)
         super().stmt(s, pred)
         if isinstance(s, If):
-            for x in walk_stmts(s.then + s.orelse):
-                if isinstance(x, Assign):
-                    self.aff[x.name] = None
+            self._forget(s)
+
+    def _forget(self, s):
+        for x in walk_stmts(s.then + s.orelse):
+            if isinstance(x, Assign):
+                self.aff[x.name] = self.defs[x.name] = None
 
     def term(self, t, path, pred):
         if t is not None:  # the pipeline controller, not a terminator, ends the loop
@@ -143,6 +156,75 @@ def _affine(e, env, ivs, invariant):
         return ({name: 1}, 0) if name in ivs or name in invariant else None
 
     return affine(e, lookup)
+
+
+@dataclass(eq=False)
+class _IndexExpr:
+    """A non-affine index: the IR expression and the body's unconditional assignments
+    before it (evaluated point by point over the iteration space)."""
+
+    expr: object
+    defs: dict
+
+
+class _NoEval(Exception):
+    pass
+
+
+def _eval_points(e, defs, vals, n, memo):
+    """Integer IR expression ``e`` evaluated at every iteration point (numpy int64, wrapped
+    to each operation's type as the hardware does); :class:`_NoEval` if it depends on
+    anything but loop variables and constants, or is not plain integer arithmetic."""
+    from ..ir.nodes import BinOp, Cast, UnOp, Var
+    from ..ir.types import Fixed, Float, UFixed
+
+    def wrap(x, t):
+        if isinstance(t, (Float, Fixed, UFixed)):
+            raise _NoEval
+        if t.bits >= 63:
+            return x
+        mask = (1 << t.bits) - 1
+        if getattr(t, "signed", None) is False or type(t).__name__ == "UInt":
+            return x & mask
+        h = 1 << (t.bits - 1)
+        return ((x + h) & mask) - h
+
+    def ev(x):
+        if isinstance(x, Const):
+            if not isinstance(x.value, int):
+                raise _NoEval
+            return np.full(n, x.value, dtype=np.int64)
+        if isinstance(x, Var):
+            if x.name in vals:
+                return vals[x.name]
+            if defs.get(x.name) is None:
+                raise _NoEval
+            if x.name not in memo:
+                memo[x.name] = ev(defs[x.name])
+            return memo[x.name]
+        if isinstance(x, Cast):
+            return wrap(ev(x.value), x.type)
+        if isinstance(x, UnOp) and x.op == "neg":
+            return wrap(-ev(x.operand), x.type)
+        if not isinstance(x, BinOp):
+            raise _NoEval
+        a, b = ev(x.lhs), ev(x.rhs)
+        op = x.op
+        if op in ("div", "floordiv", "mod") and not b.all():
+            raise _NoEval  # division by zero: leave it to the conservative rule
+        if op in ("shl", "shr") and ((b < 0).any() or (b >= 63).any()):
+            raise _NoEval
+        r = {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
+             "and": lambda: a & b, "or": lambda: a | b, "xor": lambda: a ^ b,
+             "shl": lambda: a << b, "shr": lambda: a >> b,
+             "floordiv": lambda: np.floor_divide(a, b), "mod": lambda: np.fmod(a, b),
+             "div": lambda: np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b)),
+             "min": lambda: np.minimum(a, b), "max": lambda: np.maximum(a, b)}.get(op)
+        if r is None:
+            raise _NoEval
+        return wrap(r(), x.type)
+
+    return ev(e)
 
 
 def _space(levels, outer_trip):
@@ -163,7 +245,13 @@ def min_distance(first, later, levels, trip, dmax: int):
         return 1
     ivs = {lv.var for lv in levels}
     same_coeffs = True
-    for (ca, _), (cb, _) in zip(first, later):
+    if any(isinstance(x, _IndexExpr) for x in first + later):
+        if trip is None:
+            return 1
+        same_coeffs, outer_all = False, True
+    else:
+        outer_all = False
+    for (ca, _), (cb, _) in ([] if outer_all else zip(first, later)):
         sym_a = {k: v for k, v in ca.items() if k not in ivs}
         sym_b = {k: v for k, v in cb.items() if k not in ivs}
         if sym_a != sym_b:
@@ -188,6 +276,8 @@ def min_distance(first, later, levels, trip, dmax: int):
     n = outer * inner
 
     def evaluate(aff):
+        if isinstance(aff, _IndexExpr):
+            return _eval_points(aff.expr, aff.defs, vals, n, {})
         co, c = aff
         acc = np.full(n, c, dtype=np.int64)
         for k, v in co.items():
@@ -195,8 +285,11 @@ def min_distance(first, later, levels, trip, dmax: int):
                 acc += v * vals[k]
         return acc
 
-    fa = [evaluate(a) for a in first]
-    fb = [evaluate(b) for b in later]
+    try:
+        fa = [evaluate(a) for a in first]
+        fb = [evaluate(b) for b in later]
+    except _NoEval:
+        return 1
     for d in range(1, min(dmax, n - 1) + 1):
         eq = np.ones(n - d, dtype=bool)
         for x, y in zip(fa, fb):
@@ -227,9 +320,10 @@ def _consumer_times(sched) -> dict:
 
 
 def _check(sched, ii, levels, trip, ivs):
-    """(required II, reason, reg_time, write_time, excess) for a schedule built at ``ii``;
-    ``excess``: recurrence variables whose read-to-write distance exceeds ``ii`` (by how
-    much)."""
+    """(required II, reason, reg_time, write_time, later) for a schedule built at ``ii``;
+    ``later``: start cycles to retry with for the reads on recurrences too long for ``ii``
+    (variable name, or ``("load", k)`` for the k-th load), read as late as their consumers
+    allow."""
     sched_regs = {x.value: x for x in sched.nodes if x.kind == "reg"}
     need, reason = ii, ""
     depth = max(1, sched.length)
@@ -244,11 +338,12 @@ def _check(sched, ii, levels, trip, ivs):
             r = first[reg]
             reg_time[v] = r
             w = max(w, r)
-            if w - r + 1 > ii:
-                excess[v] = w - r + 1 - ii
-            if w - r + 1 > need:
-                need, reason = w - r + 1, (f"recurrence through '{v}' ({w - r + 1} cycles from "
-                                           "reading it to writing it)")
+            # w - r == ii: the next iteration reads the value as it is written (bypass)
+            if w - r > ii:
+                excess[v] = n.ready - ii
+            if w - r > need:
+                need, reason = w - r, (f"recurrence through '{v}' ({w - r} cycles from "
+                                       "reading it to its new value)")
         write_time[v] = w
     # memory dependences between iterations
     dmax = depth + 2
@@ -261,6 +356,9 @@ def _check(sched, ii, levels, trip, ivs):
                 d = min_distance(st.index, ld.extra, levels, trip, dmax)
                 if d is not None:
                     k = math.ceil((st.cycle - ld.cycle + 1) / d)
+                    use = first.get(ld, ld.ready)
+                    if k > ii and use - 1 > ld.cycle:  # load just before its first use
+                        excess[("load", sched.loads.index(ld))] = use - 1
                     if k > need:
                         need, reason = k, (f"'{buf}' is read {d} iteration(s) after it is "
                                            f"written ({st.cycle - ld.cycle + 1} cycles from read "
@@ -311,8 +409,8 @@ def schedule_pipeline(block, fn) -> PipeSchedule:
         # ASAP reads recurrence variables as early as possible; read them as late as the
         # II allows (their new value's time - II + 1) and retry before raising the II
         later = dict(reg_start)
-        for v in excess:
-            later[v] = max(later.get(v, 0), body.writes[v].ready - (ii - 1))
+        for v, c in excess.items():
+            later[v] = max(later.get(v, 0), c)
         if later != reg_start and rounds < 4 * len(body.writes) + 4:
             reg_start, rounds = later, rounds + 1
             continue
