@@ -81,3 +81,23 @@ def build(fn_or_schedule, **kw):
             pytest.skip(f"RTL target: {e.msg}")
         raise
     return Checked(sim, rtl)
+
+
+def both(s, *args):
+    """Build schedule ``s`` for RTL and the interpreter, run both on copies of ``args``,
+    assert bit-exact agreement (results and arrays written in place); returns the RTL
+    module and its result."""
+    mod = s.build(target="rtl")
+    a1 = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    a2 = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    r1, r2 = mod(*a1), s.build(target="sim")(*a2)
+    assert_bitexact(r2, r1)
+    for x, y in zip(a2, a1):
+        if isinstance(x, np.ndarray):
+            assert_bitexact(x, y, "array argument")
+    return mod, r1
+
+
+def pipelines(mod):
+    """Loop name -> PipeSchedule of every pipelined loop of an RTL module."""
+    return {p.pipe.name: p for lf in mod.design.funcs.values() for p in lf.pipelines}

@@ -315,4 +315,7 @@ def from_raw(raw: list, t: AlloType, shape: tuple):
         if isinstance(t, (Fixed, UFixed)):
             return float(v)
         return int(v)
-    return np.array(vals, dtype=dt).reshape(shape)
+    arr = np.array(vals, dtype=dt).reshape(shape)
+    if isinstance(t, Float):
+        arr[np.isnan(arr)] = np.nan  # the canonical quiet NaN (a NaN's sign is not kept)
+    return arr

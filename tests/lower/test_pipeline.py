@@ -9,26 +9,9 @@ import pytest
 import allo_rtl as allo
 from allo_rtl.errors import AlloWarning
 from allo_rtl.ir.types import int32
-from tests.kernel_check import assert_bitexact
+from tests.kernel_check import both, pipelines
 
 pytestmark = pytest.mark.rtl
-
-
-def pipelines(mod):
-    return {p.pipe.name: p for lf in mod.design.funcs.values() for p in lf.pipelines}
-
-
-def both(s, *args):
-    """Run RTL and interpreter on copies; assert bit-exact agreement; return the RTL module."""
-    mod = s.build(target="rtl")
-    a1 = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
-    a2 = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
-    r1, r2 = mod(*a1), s.build(target="sim")(*a2)
-    assert_bitexact(r2, r1)
-    for x, y in zip(a2, a1):
-        if isinstance(x, np.ndarray):
-            assert_bitexact(x, y, "array argument")
-    return mod, r1
 
 
 def test_vector_kernel_at_ii1_takes_n_plus_depth(rng):
