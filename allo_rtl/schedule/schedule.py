@@ -188,105 +188,86 @@ class Schedule:
     def _record(self, prim: str, *args, **kwargs):
         self.primitive_sequences.append((prim, args, kwargs))
 
+    # Each primitive: (module, implementing function, how its arguments map onto it).
+    _PRIMITIVES = {
+        "split": ("loops", "split", lambda a, k: (a[0], a[1])),
+        "reorder": ("loops", "reorder", lambda a, k: (a,)),
+        "fuse": ("loops", "fuse", lambda a, k: (a,)),
+        "unroll": ("loops", "unroll", lambda a, k: (a[0], k.get("factor", 0))),
+        "pipeline": ("loops", "pipeline", lambda a, k: (a[0], k.get("initiation_interval", 1),
+                                                        k.get("rewind", False))),
+        "parallel": ("loops", "parallel", lambda a, k: (a[0],)),
+        "inline": ("loops", "inline", lambda a, k: (a[0],)),
+        "compute_at": ("loops", "compute_at", lambda a, k: (a[0], a[1])),
+        "partition": ("memory", "partition", lambda a, k: (
+            a[0], k.get("partition_type", 0), k.get("dim", 0), k.get("factor", 0))),
+        "buffer_at": ("memory", "buffer_at", lambda a, k: (a[0], a[1])),
+        "reuse_at": ("memory", "reuse_at", lambda a, k: (a[0], a[1])),
+        "reshape": ("memory", "reshape", lambda a, k: (a[0], a[1])),
+    }
+
+    def _apply(self, prim: str, args: tuple, kwargs: dict, loc):
+        """Record primitive ``prim`` and apply it to the module (errors point at ``loc``)."""
+        from . import loops, memory
+
+        self._record(prim, *args, **kwargs)
+        mod, fn, params = self._PRIMITIVES[prim]
+        impl = getattr({"loops": loops, "memory": memory}[mod], fn)
+        return impl(self.module, *params(args, kwargs), loc)
+
     def split(self, axis, factor):
         """Strip-mine ``axis`` into ``<name>.outer`` / ``<name>.inner`` loops."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("split", axis, factor)
-        return loops.split(self.module, axis, factor, loc)
+        return self._apply("split", (axis, factor), {}, _caller_loc())
 
     def reorder(self, *axes):
         """Interchange loops of one band (``axes`` outer to inner)."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("reorder", *axes)
-        return loops.reorder(self.module, axes, loc)
+        return self._apply("reorder", axes, {}, _caller_loc())
 
     def fuse(self, *axes):
         """Flatten consecutive perfectly nested loops into one; returns its handle."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("fuse", *axes)
-        return loops.fuse(self.module, axes, loc)
+        return self._apply("fuse", axes, {}, _caller_loc())
 
     def unroll(self, axis, factor=0):
         """Replicate the loop body ``factor`` times (0: fully)."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("unroll", axis, factor=factor)
-        return loops.unroll(self.module, axis, factor, loc)
+        return self._apply("unroll", (axis,), {"factor": factor}, _caller_loc())
 
     def pipeline(self, axis, initiation_interval=1, rewind=False):
         """Pipeline ``axis`` at the requested initiation interval (modulo scheduling)."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("pipeline", axis, initiation_interval=initiation_interval, rewind=rewind)
-        return loops.pipeline(self.module, axis, initiation_interval, rewind, loc)
+        return self._apply("pipeline", (axis,), {"initiation_interval": initiation_interval,
+                                                 "rewind": rewind}, _caller_loc())
 
     def parallel(self, axis):
         """Run the iterations of ``axis`` concurrently (a fully replicated datapath)."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("parallel", axis)
-        return loops.parallel(self.module, axis, loc)
+        return self._apply("parallel", (axis,), {}, _caller_loc())
 
     def inline(self, func_name=None):
         """Flatten function ``func_name`` (default: the top) into its callers."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("inline", func_name)
-        return loops.inline(self.module, func_name, loc)
+        return self._apply("inline", (func_name,), {}, _caller_loc())
 
     def dataflow(self, target):
         raise self._unsupported("dataflow")
 
     def compute_at(self, from_axis, target_axis):
         """Move the producer nest of ``from_axis`` into the consumer nest at ``target_axis``."""
-        from . import loops
-
-        loc = _caller_loc()
-        self._record("compute_at", from_axis, target_axis)
-        return loops.compute_at(self.module, from_axis, target_axis, loc)
+        return self._apply("compute_at", (from_axis, target_axis), {}, _caller_loc())
 
     def partition(self, target, partition_type=0, dim=0, factor=0):
         """Partition a tensor into banks (Block/Cyclic) or registers (Complete)."""
-        from . import memory
-
-        loc = _caller_loc()
-        self._record("partition", target, partition_type=partition_type, dim=dim, factor=factor)
-        return memory.partition(self.module, target, partition_type, dim, factor, loc)
+        return self._apply("partition", (target,), {"partition_type": partition_type,
+                                                    "dim": dim, "factor": factor}, _caller_loc())
 
     def buffer_at(self, target, axis):
         """Accumulate the writes of ``target`` inside ``axis`` in an on-chip buffer."""
-        from . import memory
-
-        loc = _caller_loc()
-        self._record("buffer_at", target, axis)
-        return memory.buffer_at(self.module, target, axis, loc)
+        return self._apply("buffer_at", (target, axis), {}, _caller_loc())
 
     def reuse_at(self, target, axis):
         """A reuse (line/window) buffer for the sliding-window reads of ``target`` along
         ``axis``; returns its handle (chain for 2-D/3-D windows)."""
-        from . import memory
-
-        loc = _caller_loc()
-        self._record("reuse_at", target, axis)
-        return memory.reuse_at(self.module, target, axis, loc)
+        return self._apply("reuse_at", (target, axis), {}, _caller_loc())
 
     def reshape(self, target, shape):
         """Reinterpret ``target`` with a new shape (same number of elements)."""
-        from . import memory
-
-        loc = _caller_loc()
-        self._record("reshape", target, shape)
-        return memory.reshape(self.module, target, shape, loc)
+        return self._apply("reshape", (target, shape), {}, _caller_loc())
 
     def to(self, target, dst, axis=None, depth=-1):
         raise self._unsupported("to")
@@ -295,7 +276,18 @@ class Schedule:
         raise self._unsupported("unfold")
 
     def compose(self, schs, id=None, instantiate=None):  # noqa: A002 - Allo's name
-        raise self._unsupported("compose")
+        """Replay the primitives of sub-schedule(s) ``schs`` (schedules of functions this
+        kernel calls) onto those functions here: bottom-up composition. ``id="x"`` targets
+        the instance ``func_x`` (a call ``func[..., "x"](...)``); without it, the instance
+        whose signature matches the sub-schedule's (``instantiate=`` picks the template
+        arguments of a kernel passed instead of a schedule). Layouts (partitions) then
+        propagate through the call boundaries as for primitives applied here."""
+        from . import compose
+
+        loc = _caller_loc()
+        subs = list(schs) if isinstance(schs, (list, tuple)) else [schs]
+        for sub in subs:
+            compose.compose(self, sub, id, instantiate, loc)
 
     # ------------------------------------------------------------ report
 
