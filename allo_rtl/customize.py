@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .frontend.parse import build_module
 from .frontend.resolve import capture_caller_env
+from .ir.verify import maybe_verify
 from .schedule.schedule import Schedule
 
 __all__ = ["customize"]
@@ -21,4 +22,5 @@ def customize(fn, verbose: bool = False, enable_tensor: bool = False, lower_lina
         env.update(global_vars)
     module = build_module(fn, instantiate=instantiate, caller_env=env,
                           typing_rule_set=typing_rule_set)
+    maybe_verify(module, "the frontend")
     return Schedule(module, source_fn=fn)

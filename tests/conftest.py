@@ -1,9 +1,15 @@
 """Shared fixtures."""
 
 import inspect
+import os
 
 import numpy as np
 import pytest
+
+
+# Run the IR verifier after the frontend, every schedule primitive and the lowering's
+# preparation passes (allo_rtl/ir/verify.py).
+os.environ.setdefault("ALLO_RTL_VERIFY", "1")
 
 
 @pytest.fixture

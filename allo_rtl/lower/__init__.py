@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..ir.nodes import Module
+from ..ir.verify import maybe_verify
 from .banks import bank_module
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
@@ -70,7 +71,10 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False)
     """Lower an IR module (as produced by the frontend/schedule) to Verilog. ``profile``
     adds read/write counters per argument memory (scalar outputs ``prof__<mem>__reads``)."""
     t0 = time.perf_counter()
-    prepared = bank_module(prepare_module(module))
+    prepared = prepare_module(module)
+    maybe_verify(prepared, "lower.prepare")
+    prepared = bank_module(prepared)
+    maybe_verify(prepared, "lower.banks")
     funcs = lower_functions(prepared)
     top = funcs[prepared.top]
     t1 = time.perf_counter()

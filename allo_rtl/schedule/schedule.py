@@ -16,6 +16,7 @@ import warnings
 
 from ..errors import AlloError, AlloWarning, Loc
 from ..ir.nodes import Decl, For, Module, walk_stmts
+from ..ir.verify import maybe_verify
 
 __all__ = ["Schedule", "LoopHandle", "LoopBand", "LoopBands", "BufferHandle", "TARGETS"]
 
@@ -213,7 +214,9 @@ class Schedule:
         self._record(prim, *args, **kwargs)
         mod, fn, params = self._PRIMITIVES[prim]
         impl = getattr({"loops": loops, "memory": memory}[mod], fn)
-        return impl(self.module, *params(args, kwargs), loc)
+        out = impl(self.module, *params(args, kwargs), loc)
+        maybe_verify(self.module, f"s.{prim}")
+        return out
 
     def split(self, axis, factor):
         """Strip-mine ``axis`` into ``<name>.outer`` / ``<name>.inner`` loops."""
