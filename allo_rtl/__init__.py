@@ -14,6 +14,7 @@ from .ir.types import (  # noqa: F401
     Fixed, Float, Int, Memory, Stateful, Stream, Struct, UFixed, UInt, ConstExpr, Layout,
 )
 from .schedule.schedule import Schedule
+from . import library  # noqa: E402,F401 - allo.library.nn, as in Allo
 
 
 class Partition:

@@ -103,6 +103,7 @@ _RUNTIME = {
     "_log2": lambda x: N.flog(x, math.log2), "_log10": lambda x: N.flog(x, math.log10),
     "_sin": _safe(math.sin), "_cos": _safe(math.cos), "_tan": _safe(math.tan),
     "_tanh": math.tanh, "_erf": math.erf, "_fabs": abs, "_fmin": _fmin, "_fmax": _fmax,
+    "_um": N.eval_unit_math,
     "_ffloor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
 }
 
@@ -247,7 +248,7 @@ class _FuncGen:
             if op == "mod":
                 return self.rnd(f"_fmod({a}, {b})", t)
             if op == "pow":
-                return self.rnd(f"_fpow({a}, {b})", t)
+                return self.unit_math("pow", t, [a, b]) or self.rnd(f"_fpow({a}, {b})", t)
             if op in ("min", "max"):
                 return f"_f{op}({a}, {b})"
             raise AssertionError(op)
@@ -318,9 +319,19 @@ class _FuncGen:
             return x
         return self.wrap(x, dst)
 
+    def unit_math(self, fn, t, args):
+        """The hardware unit's bit-exact model for an elementary function, or None."""
+        model = N.unit_math_model(fn, t)
+        if model is None:
+            return None
+        return f"_um({self.gen.const_obj(model)}, {self.gen.const_obj(t)}, {', '.join(args)})"
+
     def math(self, e: Math) -> str:
         args = [self.expr(a) for a in e.args]
         t = e.type
+        um = self.unit_math(e.fn, t, args)
+        if um is not None:
+            return um
         if e.fn == "abs":
             return f"abs({args[0]})"
         if e.fn == "sqrt":

@@ -38,7 +38,7 @@ float64_t = Float(64, 52)
 __all__ = [
     "int_range", "wrap", "cast", "round_float", "to_raw", "from_raw", "numpy_dtype",
     "float_bits", "bits_float", "c_div", "c_mod", "floor_div", "fdiv", "fmod_c",
-    "shl", "shr", "fsqrt", "flog", "fpow", "reverse_bits",
+    "shl", "shr", "fsqrt", "flog", "fpow", "reverse_bits", "unit_math_model", "eval_unit_math",
 ]
 
 
@@ -258,6 +258,33 @@ def fpow(a: float, b: float) -> float:
     except OverflowError:
         return math.inf
     return r
+
+
+# ---------------------------------------------------------------- elementary functions
+
+float32_t = Float(32, 23)
+
+
+def unit_math_model(fn: str, t: AlloType):
+    """The bit-exact binary32 model of the hardware unit for elementary function ``fn``
+    (``exp``, ``log``, ``sin``, ``tanh``, ``erf``, ``pow``, ...; see ``primitives.float``)
+    when ``t`` is float32, float16 or bfloat16, else None. The interpreter evaluates such
+    functions with the model so that it matches the hardware bit for bit (float16 and
+    bfloat16 go through binary32 and are rounded once more); float64 uses the host's
+    double-precision ``math`` library."""
+    if not isinstance(t, Float) or t.bits == 64 or fn in ("abs", "sqrt"):
+        return None
+    from primitives.float import model as fpm
+
+    return getattr(fpm, f"fp_{fn}_model", None)
+
+
+def eval_unit_math(model, t: Float, *xs: float) -> float:
+    """``model`` (from :func:`unit_math_model`) applied to values ``xs`` of type ``t``."""
+    from primitives.float import BINARY32
+
+    r = bits_float(model(*[float_bits(x, float32_t) for x in xs], BINARY32), float32_t)
+    return r if t.bits == 32 else round_float(r, t)
 
 
 # ---------------------------------------------------------------- numpy I/O

@@ -101,6 +101,13 @@ def compose(s, sub, inst_id, instantiate, loc: Loc | None):
     """Replay ``sub``'s primitives onto its kernel's instance in schedule ``s``."""
     from .schedule import Schedule
 
+    if not isinstance(sub, Schedule) and callable(getattr(sub, "default_schedule", None)):
+        # a library kernel (allo_rtl.library.nn): its default schedule at these arguments
+        from ..customize import customize
+
+        sched = customize(sub, instantiate=instantiate)
+        sub.default_schedule(sched)
+        sub = sched
     if not isinstance(sub, Schedule):
         if callable(sub):
             name = getattr(sub, "__name__", repr(sub))
