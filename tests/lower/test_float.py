@@ -173,3 +173,28 @@ def test_unsupported_float_operation_names_the_line():
     assert "A[0] % A[1]" in str(e.value)
 
 
+
+
+def test_fixed_point_float_conversions(rng):
+    from allo_rtl.ir.types import Fixed, UFixed
+
+    F, U, G = Fixed(16, 8), UFixed(12, 4), Fixed(8, 12)  # G: more fraction bits than bits
+
+    def k(A: float32[16], B: float64[16], P: F[16], R: float32[16, 3], S: F[16, 2], T: U[16],
+          Q: G[16]):
+        for i in range(16):
+            S[i, 0] = A[i]  # float -> fixed: truncate toward zero, saturate, NaN -> 0
+            S[i, 1] = B[i] * 3.0
+            T[i] = A[i]
+            Q[i] = B[i]
+            R[i, 0] = P[i]  # fixed -> float: round to nearest even
+            R[i, 1] = P[i] * A[i]
+            R[i, 2] = Q[i]
+
+    A = (rng.standard_normal(16) * 50).astype(np.float32)
+    A[:5] = [np.nan, np.inf, -np.inf, 1e9, -0.0]
+    B = rng.standard_normal(16) * 0.01
+    P = rng.standard_normal(16) * 10
+    args = [A, B, P, np.zeros((16, 3), np.float32), np.zeros((16, 2)), np.zeros(16), np.zeros(16)]
+    mod, _ = both(allo.customize(k), *args)
+    assert "fcvt" in mod.verilog
