@@ -306,6 +306,12 @@ class ResultSpec:
         return len(self.shape) > 0
 
 
+def ret_name(k: int) -> str:
+    """The buffer name of tensor result ``k`` once the lowering has made results explicit
+    memory ports (see ``lower.prepare``)."""
+    return f"__ret{k}"
+
+
 @dataclass(eq=False)
 class Function:
     name: str

@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from .nodes import (CMPOPS, Assign, BinOp, BufRef, CallStmt, Decl, Expr, For, Function, If,
-                    Load, Module, Return, Store, Var, While, expr_children)
+                    Load, Module, Return, Store, Var, While, expr_children, ret_name)
 from .types import Fixed, Float, UFixed
 
 __all__ = ["VerifyError", "verify_module", "maybe_verify", "enabled"]
@@ -61,6 +61,9 @@ class _FuncCheck:
         self.defined = {p.name for p in f.params}
         self.var_types = {p.name: p.type for p in f.params if not p.is_tensor}
         self.bufs = {p.name: (p.type, tuple(p.shape)) for p in f.params if p.is_tensor}
+        # tensor results are memory ports named __ret<k> once lowering prepared the function
+        self.bufs.update({ret_name(k): (r.type, tuple(r.shape))
+                          for k, r in enumerate(f.results) if r.is_tensor})
         # buffers may be declared after a use in pre-order only through passes that hoist
         # declarations; collect them all first
         from .nodes import walk_stmts

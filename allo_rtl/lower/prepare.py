@@ -25,16 +25,11 @@ import numpy as np
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
-                        Return, Store, Var, While, stmt_exprs, walk_exprs, walk_stmts)
+                        Return, Store, Var, While, ret_name, stmt_exprs, walk_exprs, walk_stmts)
 from ..ir.rename import rename_buffer
 from ..ir.types import Index
 
 __all__ = ["prepare_module", "ret_name", "written_params"]
-
-
-def ret_name(k: int) -> str:
-    """The buffer name of tensor result ``k`` inside a prepared function."""
-    return f"__ret{k}"
 
 
 def written_params(module: Module) -> dict:
