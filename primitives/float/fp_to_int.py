@@ -80,9 +80,17 @@ class FPToInt(wiring.Component):
         # (Subnormals scale like exponent 1; for fracs == 0 they are < 1 either way.)
         k = ((u.eff_exp if self.fracs else u.exp) - (fmt.bias - self.fracs)).as_signed()
         small = k < 0                                  # |value| < 1 (or zero/subnormal)
-        huge = u.is_inf | (k > w)
-        sh = clamp_unsigned(Mux(small, 0, k)[:len(k) - 1], w)
-        full = (Cat(u.sig, Const(0, w)) << sh)[:M + 1 + w]
+        if self.fracs > w + fmt.bias - 1:
+            # So many fraction bits that zero and subnormals have k > w: they may still
+            # fit, so shift by up to lim and saturate on any bit above the window.
+            lim = w + M + 1
+            sh = clamp_unsigned(Mux(small, 0, k)[:len(k) - 1], lim)
+            full = (Cat(u.sig, Const(0, lim)) << sh)[:M + 1 + lim]
+            huge = u.is_inf | (~small & full[M + 1 + w:].any())
+        else:
+            huge = u.is_inf | (k > w)
+            sh = clamp_unsigned(Mux(small, 0, k)[:len(k) - 1], w)
+            full = (Cat(u.sig, Const(0, w)) << sh)[:M + 1 + w]
         mag = Mux(small, 0, full[M:M + 1 + w])         # w+1 bits: |value| truncated
         s = st.cut(mag=mag, sign=u.sign, huge=huge, nan=u.is_nan)
 

@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, Const, Cat, Mux
+from amaranth.hdl import Module, Const, Cat, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -88,7 +88,10 @@ class IntToFP(wiring.Component):
         # Bit w-1 of the magnitude weighs 2 ** (w - 1 - fracs); with many fraction bits
         # the result can be subnormal below the marker's reach (e1 < 1).
         e1 = fmt.bias + w - 1 - self.fracs
-        result = normalize_round(st, fmt, sign=s.sign, p=p, e1=Const(e1),
+        # (With fracs: wide enough that e1 - shift keeps the exponent field's width.)
+        e1_value = Const(e1, signed(max(abs(e1).bit_length(), fmt.exp_bits) + 2)) \
+            if self.fracs else Const(e1)
+        result = normalize_round(st, fmt, sign=s.sign, p=p, e1=e1_value,
                                  sticky=Const(0), special=Const(0), special_value=Const(0),
                                  may_underflow=e1 < 1)
         m.d.comb += self.result.eq(result)

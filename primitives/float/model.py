@@ -307,3 +307,18 @@ def fp_to_fp_model(a, src, dst):
     if c == ZERO:
         return _zero(s, dst)
     return round_pack(s, m, e, dst)
+
+
+# Elementary functions (binary32 only; fixed-point datapaths shared with the hardware,
+# see primitives.float._fixexp).
+from ._fixexp import fp_exp_model, fp_tanh_model, fp_erf_model, fp_pow_model  # noqa: E402
+
+__all__ += ["fp_exp_model", "fp_tanh_model", "fp_erf_model", "fp_pow_model"]
+
+# Logarithms and trigonometric functions (binary32 only; fixed-point datapaths shared
+# with the hardware, see primitives.float.logtrig_model).
+from .logtrig_model import fp_log_model, fp_log2_model, fp_log10_model, \
+    fp_sin_model, fp_cos_model, fp_tan_model  # noqa: E402
+
+__all__ += ["fp_log_model", "fp_log2_model", "fp_log10_model",
+            "fp_sin_model", "fp_cos_model", "fp_tan_model"]

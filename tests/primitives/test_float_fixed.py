@@ -37,7 +37,7 @@ def deep_types(fmt):
     below the normal range (the right-shift path of the rounder, e1 < 1), float ->
     fixed from subnormal inputs. May exceed Fixed's 255 (hardware/model only)."""
     return [(8, fmt.bias + 7 + 8, True), (16, fmt.bias + fmt.man_bits - 4, False),
-            (32, fmt.bias + fmt.man_bits + 2, True)]
+            (32, fmt.bias + fmt.man_bits + 2, True), (16, fmt.bias + 14, True)]
 
 
 def types(fmt):
