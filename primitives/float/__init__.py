@@ -50,3 +50,17 @@ __all__ = [
     "FPAdd", "FPMul", "FPDiv", "FPSqrt", "FPCompare", "FPMinMax", "fp_abs", "fp_neg",
     "IntToFP", "FPToInt", "FPToFP", "model",
 ]
+
+# Elementary functions, binary32 (exp, tanh, erf, pow).
+from .exp import FPExp  # noqa: E402
+from .tanh import FPTanh  # noqa: E402
+from .erf import FPErf  # noqa: E402
+from .pow import FPPow  # noqa: E402
+
+__all__ += ["FPExp", "FPTanh", "FPErf", "FPPow"]
+
+# Elementary functions, binary32 (log, log2, log10, sin, cos, tan).
+from .log import FPLog, FPLog2, FPLog10  # noqa: E402
+from .trig import FPSin, FPCos, FPTan  # noqa: E402
+
+__all__ += ["FPLog", "FPLog2", "FPLog10", "FPSin", "FPCos", "FPTan"]
