@@ -50,6 +50,9 @@ def _add_design_arguments(p) -> None:
     p.add_argument("file", nargs="?", help="Python file with the kernel (default: designs/gemm.py)")
     p.add_argument("--top", help="name of the top kernel function in FILE")
     p.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="target clock the schedulers budget for (default 120 MHz; e.g. 180 "
+                        "for int8 datapaths)")
 
 
 def _random_inputs(func, rng):
@@ -127,7 +130,7 @@ def cmd_build(args) -> int:
           f"({len(s.module.funcs)} function(s), {t_parse * 1e3:.0f} ms); IR: {ir_path}")
     t0 = time.perf_counter()
     trace = os.path.join(args.output, f"{top}.fst") if args.trace else False
-    rtl = RTLModule(s.module, trace=trace, progress=True)
+    rtl = RTLModule(s.module, trace=trace, progress=True, clock_mhz=args.clock_mhz)
     t_lower = time.perf_counter() - t0
     vpath = os.path.join(args.output, f"{rtl.spec.top}.v")
     with open(vpath, "w") as f:
@@ -181,7 +184,7 @@ def cmd_report(args) -> int:
     from .synth import DeviceTooSmall, SynthError, synthesize
 
     path, s = _design_schedule(args)
-    rtl = RTLModule(s.module)
+    rtl = RTLModule(s.module, clock_mhz=args.clock_mhz)
     os.makedirs(args.output, exist_ok=True)
     vpath = os.path.join(args.output, f"{rtl.spec.top}.v")
     with open(vpath, "w") as f:

@@ -15,7 +15,7 @@ import numpy as np
 __all__ = [
     "grid", "reduction", "meta_if", "meta_elif", "meta_else", "meta_for",
     "matmul", "bmm", "add", "sub", "mul", "div", "copy", "transpose", "exp", "log",
-    "log2", "log10", "abs", "sqrt", "sin", "cos", "tan", "tanh", "power", "relu",
+    "log2", "log10", "abs", "sqrt", "sin", "cos", "tan", "tanh", "erf", "power", "relu",
     "softmax", "conv2d", "maxpool", "sumpool", "linear", "view", "layernorm", "gelu",
     "ones", "zeros", "tril", "concat",
 ]
@@ -93,6 +93,8 @@ def _unary(fn):
     def f(x, name=None):
         if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
             return getattr(math, fn)(x) if fn != "abs" else (x if x >= 0 else -x)
+        if fn == "erf":  # numpy has no erf; element-wise math.erf keeps the dtype
+            return np.vectorize(math.erf, otypes=[np.asarray(x).dtype])(x)
         return getattr(np, fn)(x)
 
     f.__name__ = fn
@@ -109,6 +111,7 @@ sin = _unary("sin")
 cos = _unary("cos")
 tan = _unary("tan")
 tanh = _unary("tanh")
+erf = _unary("erf")  # allo_rtl extension: exact GELU (x/2 * (1 + erf(x/sqrt 2)))
 
 
 def power(a, b, name=None):

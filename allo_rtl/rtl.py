@@ -63,6 +63,12 @@ def _progress_printer(enabled: bool):
 class RTLModule:
     """A kernel built for ``target="rtl"``.
 
+    ``clock_mhz`` (``s.build(clock_mhz=...)``) is the target clock the schedulers budget
+    for: operators chain within one cycle only while the estimated ECP5 delay fits, wide
+    or slow multiplies become pipelined units. Default 120 MHz
+    (:data:`allo_rtl.lower.ops.DEFAULT_CLOCK_MHZ`), where int32 designs close timing;
+    narrow datapaths (int8) reach 180 MHz with ``clock_mhz=180`` (more cycles).
+
     Attributes:
         verilog: the generated Verilog (wrapper + kernel hierarchy).
         component: a fresh Amaranth ``wiring.Component`` of the top kernel, for use in
@@ -77,11 +83,12 @@ class RTLModule:
 
     def __init__(self, module: Module, *, name: str | None = None, trace: bool | str = False,
                  max_cycles: int = DEFAULT_MAX_CYCLES, progress: bool | None = None,
-                 cache_dir=None, profile: bool = False):
+                 cache_dir=None, profile: bool = False, clock_mhz: float | None = None):
         from .lower import lower_design
 
         self.ir = module
-        self.design = lower_design(module, name, profile=profile)
+        self.clock_mhz = clock_mhz
+        self.design = lower_design(module, name, profile=profile, clock_mhz=clock_mhz)
         # profile=True: counters of the kernel's reads/writes per argument memory (bank)
         self.last_profile = None
         self.verilog = self.design.verilog

@@ -482,10 +482,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "current directory, or in -o DIR)")
     p.add_argument("-o", "--output", metavar="DIR", help="directory for bench.json")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
+    p.add_argument("--units", action="store_true", help="instead of the designs: synthesize every "
+                   "arithmetic unit (primitives/float, primitives/int) per format and latency and print "
+                   "LUT/FF/DSP/Fmax on --device (see allo_rtl/bench/units.py; JSON to units.json)")
+    p.add_argument("--units-filter", metavar="SUBSTR", help="with --units (implied): only units whose "
+                   "label ('FPAdd binary32 l11', 'FPMul binary16 default') contains SUBSTR "
+                   "(case-insensitive; several separated by commas)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed ``args`` (see :func:`add_arguments`); print the table, write JSON."""
+    if getattr(args, "units", False) or getattr(args, "units_filter", None):
+        from .units import main as units_main
+
+        return units_main(args)
     def progress(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
 

@@ -628,6 +628,7 @@ HANDLERS = {
     dsl.softmax: _softmax, dsl.layernorm: _layernorm, dsl.gelu: _gelu,
     dsl.conv2d: _conv2d, dsl.maxpool: _pool("max"), dsl.sumpool: _pool("sum"),
 }
-for _fn in ("exp", "log", "log2", "log10", "abs", "sqrt", "sin", "cos", "tan", "tanh"):
+for _fn in ("exp", "log", "log2", "log10", "abs", "sqrt", "sin", "cos", "tan", "tanh",
+            "erf"):
     HANDLERS[getattr(dsl, _fn)] = _unary_math(_fn)
 del _fn

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..ir.nodes import Module
 from ..ir.verify import maybe_verify
+from . import ops
 from .banks import bank_module
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
@@ -67,15 +68,19 @@ class LoweredDesign:
         return format_rows(schedule_rows(self), total_cycles)
 
 
-def lower_design(module: Module, name: str | None = None, profile: bool = False) -> LoweredDesign:
+def lower_design(module: Module, name: str | None = None, profile: bool = False,
+                 clock_mhz: float | None = None) -> LoweredDesign:
     """Lower an IR module (as produced by the frontend/schedule) to Verilog. ``profile``
-    adds read/write counters per argument memory (scalar outputs ``prof__<mem>__reads``)."""
+    adds read/write counters per argument memory (scalar outputs ``prof__<mem>__reads``).
+    ``clock_mhz``: the target clock the schedulers budget for (default
+    :data:`ops.DEFAULT_CLOCK_MHZ`, 120 MHz: int32 datapaths close timing there on ECP5)."""
     t0 = time.perf_counter()
     prepared = prepare_module(module)
     maybe_verify(prepared, "lower.prepare")
     prepared = bank_module(prepared)
     maybe_verify(prepared, "lower.banks")
-    funcs = lower_functions(prepared)
+    with ops.target_clock(clock_mhz):
+        funcs = lower_functions(prepared)
     top = funcs[prepared.top]
     t1 = time.perf_counter()
     name = name or f"{prepared.top}_top"

@@ -6,14 +6,18 @@ memory loads. Nodes are scheduled as soon as possible, in program order,
 while they are created:
 
 * combinational operators *chain* within one clock cycle while the estimated
-  delay stays within the budget (:data:`ops.CLOCK_NS`), otherwise they start
+  delay stays within the budget (:func:`ops.budget`: the target clock period,
+  :func:`ops.target_clock`, minus register overheads), otherwise they start
   the next cycle from registered operands;
 * a load issues in cycle ``c`` on its memory's read port (one read per memory
-  per cycle) and its data is available in ``c + 1``;
+  per cycle) and its data is available in ``c + 2`` (:data:`ops.MEM_LATENCY`:
+  the block RAM, then a register on its read data);
 * a store uses the write port (one per memory per cycle); memory order is kept
   per memory: a load after a store to the same memory issues at least one cycle
-  later (it must see the write), a store is never earlier than a preceding load
-  or store of that memory;
+  later (it must see the write), a store is always later than a preceding load
+  of that memory and never earlier than a preceding store (memories are
+  synthesized without read/write collision logic: a read and a write of one
+  address never share a cycle);
 * a load of the address the block last stored to (unconditionally) uses the
   stored value instead of reading the memory (store-to-load forwarding);
 * scalar variables are registers written in the block's last cycle ``L``; reads
@@ -162,7 +166,7 @@ class _Sched:
         if key in self.cse:
             return self.cse[key]
         c, t = self.avail(args)
-        if t + delay > ops.CLOCK_NS and t > 0:
+        if not ops.fits(t + delay) and t > 0:
             c, t = c + 1, 0.0
         n = self.add(Node("op", ir.type, args, ir=ir, cycle=c, ready=c, t=t + delay))
         self.cse[key] = n
@@ -189,7 +193,7 @@ class _Sched:
             ir = _Synthetic(UnOp("not", None, _BOOL))
         else:
             ir = _Synthetic(Select(None, None, None, t))
-        return self.op(ir, args, 0.7)
+        return self.op(ir, args, ops.LEVEL_NS)
 
     def pred_and(self, p, c, pol=True):
         if not pol:
@@ -228,7 +232,7 @@ class _Sched:
         if key in self.cse:
             return self.cse[key]
         c, t = self.avail(args)
-        if t + unit.input_ns + ops.SETUP_NS > ops.CLOCK_NS:
+        if t > 0 and t + unit.input_ns > ops.unit_budget():
             c += 1
         n = self.add(Node("unit", e.type, args, ir=e, extra=unit, cycle=c,
                           ready=c + unit.latency, t=unit.output_ns))
@@ -249,9 +253,12 @@ class _Sched:
         # Power-of-two strides: the address is a concatenation of the (in-range) indices.
         nonconst = [st for st, i in zip(strides, idx) if i.kind != "const"]
         pow2 = all(st & (st - 1) == 0 for st in strides)
-        delay = 0.0 if pow2 else ops._carry(aw) * max(1, len(nonconst)) + 0.7
+        delay = 0.0
+        if not pow2:  # constant multiplies (DSP) and adds
+            muls = any(st & (st - 1) for st, i in zip(strides, idx) if i.kind != "const")
+            delay = (ops.DSP_NS if muls else 0.0) + ops._carry(aw) * max(1, len(nonconst) - 1)
         c, t = self.avail(idx)
-        if t + delay > ops.CLOCK_NS and t > 0:
+        if not ops.fits(t + delay) and t > 0:
             c, t = c + 1, 0.0
         n = self.add(Node("addr", UInt(aw), idx, value=buf, extra=(tuple(strides), aw, tuple(shape)),
                           cycle=c, ready=c, t=t + delay))
@@ -267,12 +274,12 @@ class _Sched:
         if key in self.cse:
             return self.cse[key]
         c, t = self.avail((a,))
-        if t + ops.SETUP_NS > ops.CLOCK_NS:
+        if not ops.fits_mem(t) and t > 0:
             c += 1
         c = max(c, self.last_store.get(e.buf, -1) + 1, self.earliest_load())
         c = self.claim(self.rbusy, e.buf, c)
         self.last_load[e.buf] = max(self.last_load.get(e.buf, 0), c)
-        n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + 1,
+        n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + ops.MEM_LATENCY,
                           t=ops.MEM_CLK_TO_OUT, extra=self.access_info(e.index)))
         self.cse[key] = n
         self.loads.append(n)
@@ -315,7 +322,8 @@ class _Sched:
         elif isinstance(s, If):
             c = self.expr(s.cond)
             c = c if c.type == _BOOL else self.op(
-                _Synthetic(BinOp("ne", None, None, _BOOL)), (c, self.const(0, c.type)), 1.0)
+                _Synthetic(BinOp("ne", None, None, _BOOL)), (c, self.const(0, c.type)),
+                ops._lut_tree((c.type.bits + 3) // 4))
             env0 = dict(self.env)
             self.stmts(s.then, self.pred_and(pred, c))
             env_t = self.env
@@ -342,9 +350,9 @@ class _Sched:
         a = self.addr(s.buf, s.index)
         v = self.expr(s.value)
         c, t = self.avail((a, v, pred))
-        if t + ops.SETUP_NS > ops.CLOCK_NS:
+        if not ops.fits_mem(t) and t > 0:
             c += 1
-        c = max(c, self.last_load.get(s.buf, 0), self.last_store.get(s.buf, -1) + 1)
+        c = max(c, self.last_load.get(s.buf, -1) + 1, self.last_store.get(s.buf, -1) + 1)
         c = self.claim(self.wbusy, s.buf, c)
         self.last_store[s.buf] = c
         self.epoch[s.buf] = self.epoch.get(s.buf, 0) + 1

@@ -18,7 +18,12 @@ cycle (:mod:`dag`); every call site owns a wait state and a submodule instance
 of the callee's component, which drives the caller's memories (through port
 multiplexers, with the subview offset added) while the caller waits.
 Scalar variables are registers; local tensors are :class:`amaranth.lib.memory.Memory`
-(read latency 1; constant tensors are ROMs).
+(read latency 1; constant tensors are ROMs). The read data of every memory the kernel
+reads is registered once more inside the kernel (loads take :data:`ops.MEM_LATENCY`
+= 2 cycles): a block RAM's raw read is most of a clock period on ECP5, and the register
+right after it becomes the RAM's output register in synthesis. Memories carry
+``no_rw_check`` (no read/write collision logic; the schedulers never read and write one
+memory in the same cycle at possibly the same address).
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from amaranth.lib.wiring import In, Out
 
 
 from ..errors import AlloError, AlloWarning
-from ..ir.nodes import (Assign, BufRef, Decl, For, Function, Module as IRModule, Var,
-                        walk_stmts)
+from ..ir.nodes import (Assign, BufRef, Const as IRConst, Decl, For, Function, Module as IRModule,
+                        Var, walk_stmts)
 from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
@@ -46,6 +51,10 @@ __all__ = ["MemPortSignature", "KernelComponent", "LoweredFunction", "lower_func
            "addr_width"]
 
 RESERVED = {"start", "done", "clk", "rst"}
+
+#: attributes of every memory: Yosys maps it to block RAM without the logic that emulates
+#: read-old-data on a same-cycle read/write collision (the schedulers never issue one)
+MEMORY_ATTRS = {"no_rw_check": 1}
 
 
 def addr_width(depth: int) -> int:
@@ -215,6 +224,7 @@ class _Handle:
     def __init__(self, raddr, ren, rdata, waddr=None, wdata=None, wen=None):
         self.raddr, self.ren, self.rdata = raddr, ren, rdata
         self.waddr, self.wdata, self.wen = waddr, wdata, wen
+        self.rq = None  # registered rdata (_Emitter.read_data)
 
 
 def _or_tree(vals):
@@ -240,6 +250,7 @@ class _Emitter:
         self.sync: dict = {}
         self.order: list = []  # signals in first-driven order (deterministic output)
         self.offsets: dict = {}  # call index -> subview offset register per parameter
+        self.data: set = set()  # ids of address/data port signals (need no gating)
 
     # -------------------------------------------------------------- drivers
 
@@ -259,6 +270,8 @@ class _Emitter:
                 val = entries[0][1] if len(entries) == 1 else _or_mux(entries)
                 with m.If(en):
                     m.d.sync += sig.eq(val)
+            elif len(entries) == 1 and id(sig) in self.data:
+                m.d.comb += sig.eq(entries[0][1])  # only read while its enable is on
             else:
                 m.d.comb += sig.eq(_or_mux(entries))
 
@@ -282,7 +295,8 @@ class _Emitter:
                 init = []
                 if b.kind == "rom" and b.init is not None:
                     init = [int(x) & ((1 << b.type.bits) - 1) for x in np.asarray(b.init).ravel()]
-                mem = memory.Memory(shape=unsigned(b.type.bits), depth=max(2, b.depth), init=init)
+                mem = memory.Memory(shape=unsigned(b.type.bits), depth=max(2, b.depth), init=init,
+                                    attrs=MEMORY_ATTRS)
                 m.submodules[f"mem_{name}"] = mem
                 rp = mem.read_port()
                 if b.kind == "rom":
@@ -290,6 +304,7 @@ class _Emitter:
                 else:
                     wp = mem.write_port()
                     self.handles[name] = _Handle(rp.addr, rp.en, rp.data, wp.addr, wp.data, wp.en)
+        self.mark_data()
         # idle: wait for start, sample scalar arguments
         go = Signal(name="go")
         m.d.comb += go.eq(self.st(0) & c.start)
@@ -314,6 +329,20 @@ class _Emitter:
             self.call_wait(idx, s, leaf, st)
         self.finish()
         return m
+
+    def mark_data(self):
+        for h in self.handles.values():
+            for sig in (h.raddr, h.waddr, h.wdata):
+                if sig is not None:
+                    self.data.add(id(sig))
+
+    def read_data(self, buf: str):
+        """The registered read data of memory ``buf`` (one register per memory)."""
+        h = self.handles[buf]
+        if getattr(h, "rq", None) is None:
+            h.rq = Signal(len(h.rdata), name=f"rdata_{buf}".replace("%", "t_"))
+            self.m.d.sync += h.rq.eq(h.rdata)
+        return h.rq
 
     def st(self, k: int):
         if k not in self.is_state:
@@ -349,7 +378,7 @@ class _Emitter:
             v = reduce(lambda p, q: p + q, terms)[:aw] if terms else Const(0, aw)
             shape = unsigned(aw)
         elif n.kind == "load":
-            return ops.from_bits(self.handles[n.value].rdata, n.type)
+            return ops.from_bits(self.read_data(n.value), n.type)
         elif n.kind == "unit":
             v = n.extra.build(self.m, f"{bname}_{n.extra.name}{n.id}", [arg(a) for a in n.args])
             shape = ops.shape_of(n.type)
@@ -484,7 +513,14 @@ class _Emitter:
                   else ops.const(ub_ir.value, lf.var_types[lv.var]))
             nxt = reg + lv.step
             last = Signal(name=f"{bname}_last{k}")
-            m.d.comb += last.eq(nxt >= ub if lv.step > 0 else nxt <= ub)
+            lb_ir = lv.lb
+            trip = (len(range(lb_ir.value, ub_ir.value, lv.step))
+                    if isinstance(lb_ir, IRConst) and isinstance(ub_ir, IRConst) else 0)
+            if trip > 0:  # compare with the last value: no adder in front of the comparison
+                final = ops.const(lb_ir.value + lv.step * (trip - 1), lf.var_types[lv.var])
+                m.d.comb += last.eq(reg == final)
+            else:
+                m.d.comb += last.eq(nxt >= ub if lv.step > 0 else nxt <= ub)
             lasts.append((reg, nxt, last, lv))
         all_last = Signal(name=f"{bname}_final")
         m.d.comb += all_last.eq(reduce(lambda a, b: a & b, [x[2] for x in lasts]))

@@ -21,7 +21,9 @@ rules), with three extra rules:
   of the loop variables such as ``i % 16`` evaluated point by point;
   conservative ``d = 1`` when an index depends on other run-time values). A store at ``ts`` and a later iteration's load at
   ``tl`` need ``ts - tl + 1 <= d * II`` (the load must see the write); a load
-  and a later store need ``tl - ts <= d * II``; two stores keep their order.
+  and a later store need ``tl - ts + 1 <= d * II`` (a read and a write of one
+  address never share a cycle: memories have no collision logic); two stores
+  keep their order.
 
 The requested II is a lower bound: the smallest II >= the request satisfying
 all rules is used, and when it is larger the schedule carries the reason (the
@@ -357,15 +359,16 @@ def _check(sched, ii, levels, trip, ivs):
                 if d is not None:
                     k = math.ceil((st.cycle - ld.cycle + 1) / d)
                     use = first.get(ld, ld.ready)
-                    if k > ii and use - 1 > ld.cycle:  # load just before its first use
-                        excess[("load", sched.loads.index(ld))] = use - 1
+                    late = use - (ld.ready - ld.cycle)  # load just in time for its first use
+                    if k > ii and late > ld.cycle:
+                        excess[("load", sched.loads.index(ld))] = late
                     if k > need:
                         need, reason = k, (f"'{buf}' is read {d} iteration(s) after it is "
                                            f"written ({st.cycle - ld.cycle + 1} cycles from read "
                                            "to write)")
                 d = min_distance(ld.extra, st.index, levels, trip, dmax)
-                if d is not None:
-                    k = math.ceil((ld.cycle - st.cycle) / d)
+                if d is not None:  # strictly before: no read/write collision logic
+                    k = math.ceil((ld.cycle - st.cycle + 1) / d)
                     if k > need:
                         need, reason = k, f"'{buf}' is written {d} iteration(s) after it is read"
             for st2 in stores:

@@ -7,12 +7,18 @@ interpreter's runtime). The operand types are those of the IR node
 (:mod:`allo_rtl.ir.nodes` documents the typing contract).
 
 Delay model: :func:`delay_ns` estimates the combinational delay of one
-operator on ECP5 (LUT4 + routing ~0.7 ns, carry chains ~0.05 ns/bit). The
-block scheduler chains operators into one clock cycle while the sum stays
-within the clock budget.
+operator on ECP5 as placed and routed by nextpnr (a LUT level with its net
+~1.35 ns, carry chains ~2 ns + 0.035 ns/bit). The block scheduler chains
+operators into one clock cycle while the sum stays within :func:`budget`: the
+target clock period (:func:`target_clock`, default :data:`DEFAULT_CLOCK_MHZ`)
+minus a register's clock-to-out and what a register input adds (multiplexer,
+setup).
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from amaranth.hdl import Cat, Const, Mux, Value, signed, unsigned
 
@@ -23,7 +29,7 @@ from ..ir.numerics import float_bits
 from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
 
 __all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported",
-           "float_format"]
+           "float_format", "clock_ns", "target_clock", "budget", "fits", "DEFAULT_CLOCK_MHZ"]
 
 
 class Unsupported(Exception):
@@ -313,53 +319,146 @@ def _cast(v: Value, src: AlloType, dst: AlloType) -> Value:
 
 
 # ------------------------------------------------------------------ delay model
+#
+# Calibrated against nextpnr-ecp5 (LFE5U-85F, speed grade 6, the flow of allo_rtl.synth):
+# a LUT4 is 0.24 ns but the net into it 0.8-1.4 ns, a carry chain enters in ~0.45 ns,
+# ripples 0.035 ns/bit and leaves in ~0.45 ns, a fabric register's clock-to-out is
+# 0.52 ns, a DP16KD block RAM without output register 5.83 ns clock-to-out (with it:
+# 0.96 ns), a MULT18X18D without registers 3.9 ns. Every operator delay below includes
+# the net into it; a value read from a register starts at t = 0 (its clock-to-out is part
+# of the budget).
 
-#: clock period the scheduler chains operators into (ns); 125 MHz
-CLOCK_NS = 8.0
-#: clock-to-out of a block RAM read (ns) -- ECP5 DP16KD without output register
-MEM_CLK_TO_OUT = 3.0
-#: setup before a clock edge (memory address/data, register D) (ns)
-SETUP_NS = 0.5
+#: target clock (MHz) when none is given: int32 datapaths close timing at 120 MHz on
+#: ECP5; ``s.build(clock_mhz=...)`` / :func:`target_clock` choose another one (narrow
+#: datapaths, e.g. int8, close at 180 MHz)
+DEFAULT_CLOCK_MHZ = 120.0
+#: fabric register clock-to-out (ns)
+CLK_TO_Q = 0.52
+#: an average routed net (ns)
+NET_NS = 1.2
+#: one LUT level including the net into it (ns)
+LEVEL_NS = NET_NS + 0.25
+#: setup before a clock edge (register D, block-RAM address/data) (ns)
+SETUP_NS = 0.2
+#: what a register or memory input adds after its value: the AND-OR multiplexer of its
+#: writers (one LUT level), the net into the register, setup (ns)
+SINK_NS = LEVEL_NS + NET_NS + SETUP_NS
+#: what a block-RAM input (address, write data, enable) adds after its value: one LUT
+#: level (the kernel's or the wrapper's port multiplexer), the long net into the RAM
+#: (~2 ns measured), its setup (ns)
+MEM_SINK_NS = LEVEL_NS + 2.0 + 0.22
+#: cycles from issuing a load (address at a memory port) to its data in a register: the
+#: block RAM's read plus the register after it (the read data of every memory is
+#: registered: the raw DP16KD read alone is 5.8 ns; synthesis packs that register into
+#: the RAM's output register, see allo_rtl.synth)
+MEM_LATENCY = 2
+#: delay from the registered read data's clock edge to the value, beyond a fabric
+#: register's clock-to-out (DP16KD output register: 0.96 ns) (ns)
+MEM_CLK_TO_OUT = 0.45
+#: combinational MULT18X18D (no internal registers) with the nets into and out of it,
+#: which are long (DSPs sit in their own rows): 2.0 + 3.9 + 1.2 ns measured
+DSP_NS = 2.0 + 3.9 + 1.2
+
+_clock_ns: ContextVar = ContextVar("allo_rtl_clock_ns", default=1000.0 / DEFAULT_CLOCK_MHZ)
+
+
+def clock_ns() -> float:
+    """The clock period (ns) the schedulers budget for (:func:`target_clock`)."""
+    return _clock_ns.get()
+
+
+@contextmanager
+def target_clock(mhz: float | None):
+    """Schedule for a ``mhz`` clock inside the ``with`` block (None: the default)."""
+    mhz = DEFAULT_CLOCK_MHZ if mhz is None else float(mhz)
+    if not mhz > 0:
+        raise ValueError(f"clock_mhz must be positive, not {mhz!r}")
+    tok = _clock_ns.set(1000.0 / mhz)
+    try:
+        yield
+    finally:
+        _clock_ns.reset(tok)
+
+
+def budget() -> float:
+    """Combinational delay (ns) a cycle allows from registers to a register or memory input."""
+    return clock_ns() - CLK_TO_Q - SINK_NS
+
+
+def unit_budget() -> float:
+    """Combinational delay (ns) a cycle allows in front of a unit's first register (its
+    inputs are driven directly, no multiplexer)."""
+    return clock_ns() - CLK_TO_Q - SETUP_NS
+
+
+def fits(t: float) -> bool:
+    """A value settling ``t`` ns into a cycle can be written to a register."""
+    return t <= budget() + 1e-9
+
+
+def fits_mem(t: float) -> bool:
+    """A value settling ``t`` ns into a cycle can drive a memory port (address, data)."""
+    return t <= clock_ns() - CLK_TO_Q - MEM_SINK_NS + 1e-9
 
 
 def _carry(width: int) -> float:
-    return 1.0 + 0.05 * width
+    return NET_NS + 0.9 + 0.035 * width + 0.5  # the net out of a chain is long
+
+
+def _lut_tree(inputs: int) -> float:
+    """A reduction of ``inputs`` signals in LUT4 levels."""
+    levels, n = 1, max(1, inputs)
+    while n > 4:
+        n, levels = (n + 3) // 4, levels + 1
+    return LEVEL_NS * levels
+
+
+def mul_is_unit(e) -> bool:
+    """A non-constant integer multiply that becomes a pipelined :class:`IntMul` unit:
+    operands wider than one 18x18 DSP, or a DSP multiply that does not fit the budget."""
+    if isinstance(e.rhs, IRConst) or isinstance(e.lhs, IRConst):
+        return False
+    if max(e.lhs.type.bits, e.rhs.type.bits) > 18:
+        return True
+    return DSP_NS > budget()
 
 
 def delay_ns(e) -> float:
-    """Estimated combinational delay of one IR operator (operands to result)."""
+    """Estimated combinational delay of one IR operator (operands to result), the net into
+    it included."""
     if isinstance(e, BinOp):
         op = e.op
         w = max(e.lhs.type.bits, e.rhs.type.bits) if not isinstance(e.type, Float) else 32
         if op in ("add", "sub"):
-            return _carry(e.type.bits)
+            return _carry(min(e.type.bits, w + 1))
         if op in ("lt", "le", "gt", "ge"):
-            return _carry(w)
+            return _carry(w) + LEVEL_NS  # measured: long chains break, result through a LUT
         if op in ("eq", "ne"):
-            return 0.7 * max(1, (w + 7) // 8).bit_length() + 0.3
+            return _lut_tree((w + 1) // 2) if w > 2 else LEVEL_NS
         if op in ("min", "max"):
-            return _carry(w) + 0.7
+            return _carry(w) + LEVEL_NS
         if op == "mul":
-            wa, wb = e.lhs.type.bits, e.rhs.type.bits
             if isinstance(e.rhs, IRConst) or isinstance(e.lhs, IRConst):
-                return _carry(e.type.bits) + 0.7
-            if max(wa, wb) <= 18:
-                return 5.0
-            return 9.0
+                c = e.rhs if isinstance(e.rhs, IRConst) else e.lhs
+                v = abs(int(c.value)) if isinstance(c.value, int) else 3
+                if v & (v - 1) == 0:
+                    return 0.0  # a shift
+                return DSP_NS  # Yosys maps a constant multiply onto a DSP as well
+            return DSP_NS + (_carry(e.type.bits) if e.type.bits > 36 else 0.0)
         if op in ("div", "floordiv", "mod"):
-            return _carry(e.type.bits) + 0.7 if _pow2_divisor(e) is not None else 4.0 * e.type.bits
+            return _carry(e.type.bits) + LEVEL_NS if _pow2_divisor(e) is not None else 4.0 * e.type.bits
         if op in ("shl", "shr"):
-            return 0.0 if isinstance(e.rhs, IRConst) else 2.5
+            return 0.0 if isinstance(e.rhs, IRConst) else LEVEL_NS * max(1, _clog2(e.type.bits) // 2 + 1)
         if op in ("and", "or", "xor", "land", "lor"):
-            return 0.7
-        return 1.0
+            return LEVEL_NS
+        return LEVEL_NS
     if isinstance(e, UnOp):
-        return _carry(e.type.bits) if e.op == "neg" else 0.7
+        return _carry(e.type.bits) if e.op == "neg" else LEVEL_NS
     if isinstance(e, (Cast, BitReverse, Bitcast)):
         return 0.0
     if isinstance(e, Select):
-        return 0.7
+        return LEVEL_NS
     if isinstance(e, (BitGet, BitSlice, BitInsert)):
         lo = e.bit if isinstance(e, BitGet) else e.lo
-        return 0.0 if isinstance(lo, IRConst) else 2.0
-    return 1.0
+        return 0.0 if isinstance(lo, IRConst) else 2 * LEVEL_NS
+    return LEVEL_NS

@@ -27,7 +27,7 @@ from amaranth.lib import memory
 from testbench.spec import DesignSpec, MemSpec, PortSpec
 
 from . import ops
-from .kernel import KernelComponent, LoweredFunction, port_name
+from .kernel import MEMORY_ATTRS, KernelComponent, LoweredFunction, port_name
 from .prepare import ret_name
 
 #: width of the profiling counters
@@ -123,7 +123,8 @@ class TopWrapper(Elaboratable):
             b = self.lf.bufs[h.buf]
             port = getattr(k, h.name)
             haddr, hwdata, hwe, hrdata = self.host[h.name]
-            mem = memory.Memory(shape=unsigned(h.type.bits), depth=max(2, b.depth), init=[])
+            mem = memory.Memory(shape=unsigned(h.type.bits), depth=max(2, b.depth), init=[],
+                                attrs=MEMORY_ATTRS)
             m.submodules[f"mem_{h.name}"] = mem
             rp = mem.read_port()
             wp = mem.write_port()

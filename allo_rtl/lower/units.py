@@ -16,17 +16,18 @@ float -> int truncating and saturating (see ``primitives.float``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Value
+from amaranth.hdl import Cat, Const, Value
 
 from primitives.float import (FPAdd, FPCompare, FPDiv, FPMinMax, FPMul, FPSqrt, FPToFP,
                               FPToInt, IntToFP)
-from primitives.int import IntDiv
+from primitives.int import IntDiv, IntMul
 
 from ..ir.nodes import BinOp, Cast, Math
-from ..ir.types import AlloType, Fixed, Float, Int, UFixed, UInt
+from ..ir.types import AlloType, Float, Int, UInt
+from . import ops
 from .ops import Unsupported, _fr, _pow2_divisor, fit, float_format, from_bits, is_signed
 
-__all__ = ["Unit", "IntDivider", "FloatUnit", "unit_for"]
+__all__ = ["Unit", "IntDivider", "IntMultiplier", "FloatUnit", "unit_for"]
 
 #: combinational delay allowed in front of a unit's first register (ns): operands must
 #: be ready this long before the end of a cycle, otherwise the unit issues a cycle later
@@ -93,7 +94,50 @@ class IntDivider(Unit):
         return fit(v.as_signed() if self.signed else v, self.type)
 
 
+class IntMultiplier(Unit):
+    """A non-constant integer (or fixed-point) ``*`` on :class:`primitives.int.IntMul`:
+    operands wider than one 18x18 DSP, or a DSP multiply too slow for the target clock
+    (:func:`.ops.mul_is_unit`; at 120 MHz every non-constant multiply). Latency 3:
+    operands, DSP outputs and result registered, so each stage is one register-to-
+    register hop (the DSP with its long nets is 7 ns on ECP5; operands straight from a
+    block RAM into it measured 8.5 ns, 118 MHz, at latency 2)."""
+
+    name = "mul"
+
+    def __init__(self, e: BinOp):
+        ta, tb, t = e.lhs.type, e.rhs.type, e.type
+        self.shift = _fr(ta) + _fr(tb) - _fr(t)  # > 0: drop fraction bits; < 0: add
+        self.out_width = max(1, t.bits + self.shift)
+        self.wa, self.wb = ta.bits, tb.bits
+        self.sa, self.sb = is_signed(ta), is_signed(tb)
+        self.type = t
+        self.latency = 3
+        self.input_ns = ops.NET_NS
+        self.output_ns = 0.0
+        self.key = ("mul", t.name, ta.name, tb.name, self.latency)
+
+    def build(self, m, name, args):
+        mul = IntMul(self.wa, self.wb, self.sa, self.sb, self.out_width, latency=self.latency)
+        m.submodules[name] = mul
+        a, b = args
+        m.d.comb += [mul.a.eq(Value.cast(a).as_unsigned()), mul.b.eq(Value.cast(b).as_unsigned()),
+                     mul.en.eq(1)]
+        p = mul.result
+        if self.shift > 0:
+            p = p[self.shift:]
+        elif self.shift < 0:
+            p = Cat(Const(0, -self.shift), p)
+        return fit(p.as_signed() if is_signed(self.type) else p.as_unsigned(), self.type)
+
+
 # --------------------------------------------------------------------- floating point
+
+
+def _latency_of(proto) -> int:
+    """The latency of a unit instance made only to ask it (never elaborated, so silence
+    Amaranth's UnusedElaboratable warning)."""
+    proto._MustUse__silence = True
+    return proto.latency
 
 
 class FloatUnit(Unit):
@@ -109,9 +153,7 @@ class FloatUnit(Unit):
         self.output = output
         self.consts = consts or {}
         self.type = result_type
-        proto = make()  # only to know the latency (depends on format and parameters)
-        proto._MustUse__silence = True  # not elaborated: no UnusedElaboratable warning
-        self.latency = proto.latency
+        self.latency = _latency_of(make())  # depends on format and parameters
 
     def build(self, m, name, args):
         u = self.make()
@@ -132,6 +174,8 @@ _FP_BINOPS = {"add": (FPAdd, {"sub": 0}, "result"), "sub": (FPAdd, {"sub": 1}, "
 
 def _fp_binop(e: BinOp) -> Unit:
     ft = e.lhs.type
+    if e.op == "pow" and e.rhs.type == ft == e.type:
+        return _elementary("pow", ft, 2)
     if e.op not in _FP_BINOPS:
         raise Unsupported(f"floating-point operator '{e.op}' is not supported by the RTL "
                           "target yet")
@@ -144,31 +188,87 @@ def _fp_binop(e: BinOp) -> Unit:
                      {k: Const(v, 1) for k, v in consts.items()}, result_type=e.type)
 
 
-def _is_int(t: AlloType) -> bool:
-    return not isinstance(t, (Float, Fixed, UFixed))
-
-
 def _fp_cast(e: Cast) -> Unit:
     src, dst = e.value.type, e.type
     key = ("fpcast", src.name, dst.name)
     if isinstance(src, Float) and isinstance(dst, Float):
         fs, fd = float_format(src), float_format(dst)
         return FloatUnit(key, lambda: FPToFP(fs, fd), ("a",), result_type=dst)
-    if isinstance(dst, Float) and _is_int(src):
+    # integers and fixed point (raw integer r meaning r / 2**fracs)
+    if isinstance(dst, Float):
         if src.bits > 64:
             raise Unsupported(f"conversion {src} -> {dst} (integers wider than 64 bits) is "
                               "not supported by the RTL target yet")
         fd = float_format(dst)
-        return FloatUnit(key, lambda: IntToFP(fd, src.bits, is_signed(src)), ("a",),
-                         result_type=dst)
-    if isinstance(src, Float) and _is_int(dst):
+        return FloatUnit(key, lambda: IntToFP(fd, src.bits, is_signed(src), fracs=_fr(src)),
+                         ("a",), result_type=dst)
+    if isinstance(src, Float):
         if dst.bits > 64:
             raise Unsupported(f"conversion {src} -> {dst} (integers wider than 64 bits) is "
                               "not supported by the RTL target yet")
         fs = float_format(src)
-        return FloatUnit(key, lambda: FPToInt(fs, dst.bits, is_signed(dst)), ("a",),
-                         result_type=dst)
+        return FloatUnit(key, lambda: FPToInt(fs, dst.bits, is_signed(dst), fracs=_fr(dst)),
+                         ("a",), result_type=dst)
     raise Unsupported(f"conversion {src} -> {dst} is not supported by the RTL target yet")
+
+
+#: elementary functions -> their binary32 unit in primitives.float (bit-exact with the
+#: interpreter through numerics.unit_math_model)
+ELEMENTARY = {"exp": "FPExp", "log": "FPLog", "log2": "FPLog2", "log10": "FPLog10",
+              "sin": "FPSin", "cos": "FPCos", "tan": "FPTan", "tanh": "FPTanh", "erf": "FPErf",
+              "pow": "FPPow"}
+
+
+class ElementaryUnit(Unit):
+    """A binary32 elementary-function unit; float16/bfloat16 operands are widened to
+    binary32 before it and the result rounded back after it (``FPToFP``), as the
+    interpreter does."""
+
+    def __init__(self, fn: str, cls, t: Float, nargs: int):
+        import primitives.float as pf
+
+        self.name = "f" + fn
+        self.key = ("fpmath", fn, t.name)
+        self.cls, self.type, self.nargs = cls, t, nargs
+        self.fmt = float_format(t)
+        self.wide = t.bits != 32
+        self.latency = _latency_of(cls())
+        if self.wide:
+            self.latency += (_latency_of(FPToFP(self.fmt, pf.BINARY32))
+                             + _latency_of(FPToFP(pf.BINARY32, self.fmt)))
+
+    def build(self, m, name, args):
+        import primitives.float as pf
+
+        u = self.cls()
+        m.submodules[name] = u
+        m.d.comb += u.en.eq(1)
+        ports = ("a", "b")[:self.nargs]
+        for port, v in zip(ports, args):
+            v = Value.cast(v).as_unsigned()
+            if self.wide:
+                up = FPToFP(self.fmt, pf.BINARY32)
+                m.submodules[f"{name}_{port}w"] = up
+                m.d.comb += [up.a.eq(v), up.en.eq(1)]
+                v = up.result
+                # the other operand path has the same widening latency, so both arrive together
+            m.d.comb += getattr(u, port).eq(v)
+        out = u.result
+        if self.wide:
+            down = FPToFP(pf.BINARY32, self.fmt)
+            m.submodules[f"{name}_n"] = down
+            m.d.comb += [down.a.eq(out), down.en.eq(1)]
+            out = down.result
+        return from_bits(out, self.type)
+
+
+def _elementary(fn: str, t: AlloType, nargs: int) -> Unit:
+    import primitives.float as pf
+
+    cls = getattr(pf, ELEMENTARY.get(fn, ""), None)
+    if cls is None or not isinstance(t, Float) or t.bits == 64:
+        raise Unsupported(f"{fn}() on {t} is not supported by the RTL target yet")
+    return ElementaryUnit(fn, cls, t, nargs)
 
 
 def _fp_math(e: Math) -> Unit | None:
@@ -178,7 +278,7 @@ def _fp_math(e: Math) -> Unit | None:
     fmt = float_format(t)
     if e.fn == "sqrt":
         return FloatUnit(("fp", "sqrt", t.name), lambda: FPSqrt(fmt), ("a",), result_type=t)
-    raise Unsupported(f"{e.fn}() on {t} is not supported by the RTL target yet")
+    return _elementary(e.fn, t, len(e.args))
 
 
 def unit_for(e) -> Unit | None:
@@ -192,6 +292,8 @@ def unit_for(e) -> Unit | None:
             return _fp_binop(e)
         if e.op in ("div", "floordiv", "mod") and _pow2_divisor(e) is None:
             return IntDivider(e)
+        if e.op == "mul" and ops.mul_is_unit(e):
+            return IntMultiplier(e)
         return None
     if isinstance(e, Cast):
         if isinstance(e.value.type, Float) or isinstance(e.type, Float):

