@@ -100,10 +100,11 @@ class _Prep:
                               loc=s.loc)]
 
             return [d] + self.nest(s.shape, copy_body, s.loc)
+        # Skip the fill when the next statement overwrites the whole tensor before reading
+        # it: the values could never be observed (HLS tools drop such dead stores too).
+        if isinstance(nxt, CallStmt) and s.name in nxt.outs or _overwrites(nxt, s):
+            return [d]
         if init is None:
-            # Skip the zero fill when the next statement overwrites the whole tensor.
-            if isinstance(nxt, CallStmt) and s.name in nxt.outs or _overwrites(nxt, s):
-                return [d]
             init = Const(0, s.type)
         return [d] + self.nest(s.shape, lambda ix: [Store(s.name, ix, init, loc=s.loc)], s.loc)
 
@@ -240,35 +241,49 @@ class _Prep:
 
 
 def _overwrites(nxt, d: Decl) -> bool:
-    """Does statement ``nxt`` write every element of tensor ``d`` before reading it? (A
-    perfect loop nest over its shape whose body stores ``d[v0, v1, ...]`` unconditionally
-    and never reads ``d``.)"""
-    loops = []
-    s = nxt
-    while isinstance(s, For) and len(loops) < len(d.shape):
-        if not (isinstance(s.lb, Const) and s.lb.value == 0 and isinstance(s.ub, Const)
-                and s.step == 1):
+    """Does statement ``nxt`` write every element of tensor ``d`` before anything reads it?
+    True when ``nxt`` never reads ``d`` (no load, call or return inside) and contains a store
+    ``d[v0, v1, ...]`` reached through loops only (no ``if``), each with constant bounds
+    and at least one iteration, where ``v_k`` is a loop ``for v_k in range(shape[k])``.
+    Wrapping loops (``for r in range(reps)``) are allowed: their first iteration writes
+    everything."""
+    if not isinstance(nxt, For):
+        return False
+    for x in walk_stmts([nxt]):
+        if isinstance(x, (CallStmt, Return, While)):
             return False
-        loops.append(s)
-        if len(loops) < len(d.shape):
-            if len(s.body) != 1:
-                return False
-            s = s.body[0]
-    if len(loops) != len(d.shape):
-        return False
-    if [lp.ub.value for lp in loops] != list(d.shape):
-        return False
-    body = loops[-1].body
-    for x in walk_stmts(body):
+        if isinstance(x, Assign) and x.name in _loop_vars(nxt):
+            return False  # a loop variable changed inside its loop
         for e in stmt_exprs(x):
             if any(isinstance(y, Load) and y.buf == d.name for y in walk_exprs(e)):
                 return False
-        if isinstance(x, (CallStmt, Return)):
+
+    def covered(stmts, loops) -> bool:
+        for x in stmts:
+            if isinstance(x, Store) and x.buf == d.name and _covers(x, loops, d.shape):
+                return True
+            if (isinstance(x, For) and isinstance(x.lb, Const) and isinstance(x.ub, Const)
+                    and x.ub.value > x.lb.value and covered(x.body, {**loops, x.var: x})):
+                return True
+        return False
+
+    return covered([nxt], {})
+
+
+def _loop_vars(s: For) -> set:
+    return {x.var for x in walk_stmts([s]) if isinstance(x, For)}
+
+
+def _covers(st: Store, loops: dict, shape) -> bool:
+    """Does ``st`` (inside ``loops``: var -> For) store to every index of ``shape``?"""
+    names = [i.name if isinstance(i, Var) else None for i in st.index]
+    if len(names) != len(shape) or None in names or len(set(names)) != len(names):
+        return False
+    for n, size in zip(names, shape):
+        lp = loops.get(n)
+        if lp is None or lp.lb.value != 0 or lp.ub.value != size or lp.step != 1:
             return False
-    want = [lp.var for lp in loops]
-    return any(isinstance(x, Store) and x.buf == d.name
-               and [getattr(i, "name", None) for i in x.index] == want
-               and all(isinstance(i, Var) for i in x.index) for x in body)
+    return True
 
 
 def _alias_returns(f: Function) -> Function:
