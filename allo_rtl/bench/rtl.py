@@ -54,6 +54,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..table import markdown_table
+
 __all__ = ["DESIGNS_DIR", "DesignRow", "BareBuild", "list_designs", "load_design", "build_bare", "run_bare",
            "seed_cache", "bench_design", "run_bench", "format_table", "add_arguments", "main"]
 
@@ -419,16 +421,7 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
             cells += [_f(sy.get("LUT"), ","), _f(sy.get("FF"), ","), _f(sy.get("DSP"), "d"),
                       _f(sy.get("BRAM"), "d"), _f(sy.get("fmax_mhz"), ".1f"), _f(sy.get("latency_us"), ".1f")]
         body.append(cells)
-    widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h) for i, h in enumerate(head)]
-    left = {0, len(COLUMNS) - 1}
-
-    def line(cells):
-        return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    out = [line(head), "|" + "|".join(("-" * (w + 2)) if i in left else ("-" * (w + 1) + ":")
-                                      for i, w in enumerate(widths)) + "|"]
-    out += [line(c) for c in body]
+    out = markdown_table(head, body, right=set(range(1, len(COLUMNS) - 1)) | set(range(len(COLUMNS), len(head))))
     notes = []
     for r in rows:
         if r.rate_reps:

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..table import markdown_table
+
 __all__ = ["UnitEntry", "UnitRow", "U", "registry", "select", "unit_verilog", "bench_unit",
            "run_units", "format_units_table", "UNIT_COLUMNS", "main"]
 
@@ -291,16 +293,7 @@ def format_units_table(rows: list[UnitRow]) -> str:
         body.append([r.unit, r.format, lat, n(r.LUT), n(r.CARRY), n(r.FF), n(r.DSP), fmax,
                      _target_text(r)])
     head = UNIT_COLUMNS
-    widths = [max([len(h)] + [len(c[i]) for c in body]) for i, h in enumerate(head)]
-    left = {0, 1, len(head) - 1}
-
-    def line(cells):
-        return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    out = [line(head), "|" + "|".join(("-" * (w + 2)) if i in left else ("-" * (w + 1) + ":")
-                                      for i, w in enumerate(widths)) + "|"]
-    out += [line(c) for c in body]
+    out = markdown_table(head, body, right=range(2, len(head) - 1))
     device = next((r.device for r in rows if r.device), "ecp5-85k")
     out.append("")
     out.append(f"{device}, out of context with registered ports (not counted); latency in cycles, "

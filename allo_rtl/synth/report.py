@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..table import markdown_table
 from .devices import CATEGORIES
 
 __all__ = ["SynthReport", "format_table"]
@@ -119,7 +120,7 @@ class SynthReport:
                          *(_num(counts.get(c, 0)) for c in CATEGORIES)])
         rows.append(["**total**", "", *(f"**{_num(self.total.get(c, 0))}**" for c in CATEGORIES)])
         lines = [f"### Synthesis: `{self.top}` on {self.device} ({self.part})", ""]
-        lines += _md_table(head, rows, right=range(1, len(head)))
+        lines += markdown_table(head, rows, right=range(1, len(head)))
         lines.append("")
         lines.append("Per-module counts are for one instance including its submodules.")
         lines.append("")
@@ -161,19 +162,6 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]], right: range) -> list[str]:
-    """A Markdown table padded to fixed width; columns in ``right`` are right-aligned."""
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def fmt(row: Sequence[str]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        return "| " + " | ".join(cells) + " |"
-
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if i in right else ("-" * (w + 2))
-                         for i, w in enumerate(widths)) + "|"
-    return [fmt(head), sep, *(fmt(r) for r in rows)]
-
-
 def format_table(reports: Sequence[SynthReport]) -> str:
     """One Markdown table with a row per report (design totals, Fmax, what limits it)."""
     head = ["design", "device", *CATEGORIES, "Fmax (MHz)", "limited by"]
@@ -183,4 +171,4 @@ def format_table(reports: Sequence[SynthReport]) -> str:
         limits = r.limits if r.fmax_mhz is not None else (r.limits.split(":")[0] if r.limits else "")
         rows.append([f"`{r.top}`", r.device, *(_num(r.total.get(c, 0)) for c in CATEGORIES), fmax,
                      limits.replace("|", "/")])
-    return "\n".join(_md_table(head, rows, right=range(2, len(head) - 1)))
+    return "\n".join(markdown_table(head, rows, right=range(2, len(head) - 1)))
