@@ -10,8 +10,9 @@ while they are created:
   :func:`ops.target_clock`, minus register overheads), otherwise they start
   the next cycle from registered operands;
 * a load issues in cycle ``c`` on its memory's read port (one read per memory
-  per cycle) and its data is available in ``c + 2`` (:data:`ops.MEM_LATENCY`:
-  the block RAM, then a register on its read data);
+  per cycle) and its data is available in ``c + 2`` (:func:`ops.mem_latency`:
+  the block RAM, then a register on its read data; ``c + 3`` at target clocks
+  where memory inputs are registered too);
 * a store uses the write port (one per memory per cycle); memory order is kept
   per memory: a load after a store to the same memory issues at least one cycle
   later (it must see the write), a store is always later than a preceding load
@@ -279,7 +280,7 @@ class _Sched:
         c = max(c, self.last_store.get(e.buf, -1) + 1, self.earliest_load())
         c = self.claim(self.rbusy, e.buf, c)
         self.last_load[e.buf] = max(self.last_load.get(e.buf, 0), c)
-        n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + ops.MEM_LATENCY,
+        n = self.add(Node("load", e.type, (a,), value=e.buf, cycle=c, ready=c + ops.mem_latency(),
                           t=ops.MEM_CLK_TO_OUT, extra=self.access_info(e.index)))
         self.cse[key] = n
         self.loads.append(n)

@@ -21,7 +21,11 @@ Scalar variables are registers; local tensors are :class:`amaranth.lib.memory.Me
 (read latency 1; constant tensors are ROMs). The read data of every memory the kernel
 reads is registered once more inside the kernel (loads take :data:`ops.MEM_LATENCY`
 = 2 cycles): a block RAM's raw read is most of a clock period on ECP5, and the register
-right after it becomes the RAM's output register in synthesis. Memories carry
+right after it becomes the RAM's output register in synthesis. At target clocks of
+:data:`ops.MEM_INPUT_REG_MHZ` and up, the inputs of every physical memory (this kernel's
+locals, the top wrapper's argument memories) are registered as well, once, right in
+front of the RAM (loads take 3 cycles, stores land a cycle later); memory ports passed
+to callees stay combinational so every level sees the same latency. Memories carry
 ``no_rw_check`` (no read/write collision logic; the schedulers never read and write one
 memory in the same cycle at possibly the same address).
 """
@@ -32,7 +36,7 @@ import warnings
 from functools import reduce
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -102,6 +106,8 @@ class LoweredFunction:
         self.f = f
         self.name = f.name
         self.funcs = funcs  # already-lowered callees
+        # decided while the target clock is known (elaboration happens later, outside it)
+        self.mem_input_regs = ops.mem_input_regs()
         self.var_types: dict = {}
         self.bufs: dict = {}
         for p in f.params:
@@ -218,6 +224,17 @@ class KernelComponent(wiring.Component):
         return _Emitter(self._lowered, self).build()
 
 
+def register_inputs(m: Module, ports: list, prefix: str) -> list:
+    """New signals driving ``ports`` one clock later (memory inputs registered in front of
+    the RAM, :data:`ops.MEM_INPUT_REG_MHZ`)."""
+    out = []
+    for p in ports:
+        q = Signal(len(p), name=f"{prefix}_{p.name.rsplit('__', 1)[-1]}_d")
+        m.d.sync += p.eq(q)
+        out.append(q)
+    return out
+
+
 class _Handle:
     """The six signals of a memory as seen by the kernel datapath."""
 
@@ -261,8 +278,18 @@ class _Emitter:
             self.order.append((sync, sig))
         d[id(sig)].append((cond, value))
 
+    def goto(self, cond, target: int):
+        """Move to state ``target`` at the next clock edge when ``cond``."""
+        self.transitions.append((cond, target))
+
     def finish(self):
         m = self.m
+        into: dict = {}
+        for cond, tgt in self.transitions:
+            into.setdefault(tgt, []).append(cond)
+        with m.If(_or_tree(c for c, _ in self.transitions)):
+            m.d.sync += self.state.eq(Cat(_or_tree(into[k]) if k in into else Const(0, 1)
+                                          for k in range(len(self.state))))
         for sync, sig in self.order:
             entries = (self.sync if sync else self.comb)[id(sig)]
             if sync:
@@ -279,8 +306,11 @@ class _Emitter:
 
     def build(self):
         lf, m, c = self.lf, self.m, self.c
-        self.state = Signal(range(max(2, lf.nstates)), name="state")
+        # one-hot: a state test is one flip-flop, not a comparator in front of every
+        # multiplexer it selects (memory ports with many accesses: the Fmax-critical path)
+        self.state = Signal(max(2, lf.nstates), name="state", init=1)
         self.is_state = {}
+        self.transitions = []  # (condition, target state), mutually exclusive
         self.regs = {}
         for v, t in lf.var_types.items():
             self.regs[v] = Signal(ops.shape_of(t), name=f"v_{v}".replace("%", "t_"))
@@ -299,11 +329,13 @@ class _Emitter:
                                     attrs=MEMORY_ATTRS)
                 m.submodules[f"mem_{name}"] = mem
                 rp = mem.read_port()
-                if b.kind == "rom":
-                    self.handles[name] = _Handle(rp.addr, rp.en, rp.data)
-                else:
+                ins = [rp.addr, rp.en]
+                if b.kind != "rom":
                     wp = mem.write_port()
-                    self.handles[name] = _Handle(rp.addr, rp.en, rp.data, wp.addr, wp.data, wp.en)
+                    ins += [wp.addr, wp.data, wp.en]
+                if lf.mem_input_regs:
+                    ins = register_inputs(m, ins, f"mem_{name}".replace("%", "t_"))
+                self.handles[name] = _Handle(*ins[:2], rp.data, *ins[2:])
         self.mark_data()
         # idle: wait for start, sample scalar arguments
         go = Signal(name="go")
@@ -312,7 +344,7 @@ class _Emitter:
         for p in lf.f.params:
             if not p.is_tensor:
                 self.drive(self.regs[p.name], go, getattr(c, port_name(p.name)), sync=True)
-        self.drive(self.state, go, Const(entry, len(self.state)), sync=True)
+        self.goto(go, entry)
         self.instances = []
         for idx, (s, leaf, st) in enumerate(lf.calls):
             callee = lf.funcs[leaf.call.callee]
@@ -347,7 +379,7 @@ class _Emitter:
     def st(self, k: int):
         if k not in self.is_state:
             sig = Signal(name=f"st{k}")
-            self.m.d.comb += sig.eq(self.state == k)
+            self.m.d.comb += sig.eq(self.state[k])
             self.is_state[k] = sig
         return self.is_state[k]
 
@@ -417,7 +449,7 @@ class _Emitter:
 
         last = s.length - 1
         for k in range(last):
-            self.drive(self.state, self.st(base + k), Const(base + k + 1, len(self.state)), sync=True)
+            self.goto(self.st(base + k), base + k + 1)
         for n in s.loads:
             if n.last_use < 0:
                 continue  # dead load
@@ -455,14 +487,14 @@ class _Emitter:
             cond = path_cond(leaf.path)
             if leaf.kind == "goto":
                 tgt = lf.block_state[leaf.target.id]
-                self.drive(self.state, cond, Const(tgt, len(self.state)), sync=True)
+                self.goto(cond, tgt)
             elif leaf.kind == "ret":
                 self.drive(self.c.done, cond, Const(1))
                 for k, vn in enumerate(leaf.values):
                     if vn is not None:
                         self.drive(getattr(self.c, f"ret{k}"), cond,
                                    ops.fit(val(vn, last), lf.f.results[k].type))
-                self.drive(self.state, cond, Const(0, len(self.state)), sync=True)
+                self.goto(cond, 0)
             else:
                 idx = call_index[id(leaf)]
                 inst = self.instances[idx]
@@ -483,7 +515,7 @@ class _Emitter:
                         offs.append(None)
                 self.offsets[idx] = offs
                 _, _, wait_state = lf.calls[idx]
-                self.drive(self.state, cond, Const(wait_state, len(self.state)), sync=True)
+                self.goto(cond, wait_state)
 
     def pipe_block(self, s: PipeSchedule):
         """A pipelined loop (see lower/modulo.py for the scheme)."""
@@ -545,8 +577,7 @@ class _Emitter:
             m.d.sync += done.eq(0)
         with m.Elif(issue & all_last):
             m.d.sync += done.eq(1)
-        self.drive(self.state, leave, Const(lf.block_state[s.leaves[0].target.id],
-                                            len(self.state)), sync=True)
+        self.goto(leave, lf.block_state[s.leaves[0].target.id])
 
         combv, taps = {}, {}
 
@@ -647,7 +678,7 @@ class _Emitter:
         for o, port, r in results:
             self.drive(self.regs[o], fin, ops.fit(port, lf.var_types[o]), sync=True)
         tgt = lf.block_state[leaf.target.id]
-        self.drive(self.state, fin, Const(tgt, len(self.state)), sync=True)
+        self.goto(fin, tgt)
 
 
 def lower_functions(module: IRModule) -> dict:

@@ -29,7 +29,8 @@ from ..ir.numerics import float_bits
 from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
 
 __all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported",
-           "float_format", "clock_ns", "target_clock", "budget", "fits", "DEFAULT_CLOCK_MHZ"]
+           "float_format", "clock_ns", "target_clock", "budget", "fits", "DEFAULT_CLOCK_MHZ",
+           "mem_input_regs", "mem_latency"]
 
 
 class Unsupported(Exception):
@@ -398,7 +399,25 @@ def fits(t: float) -> bool:
 
 def fits_mem(t: float) -> bool:
     """A value settling ``t`` ns into a cycle can drive a memory port (address, data)."""
-    return t <= clock_ns() - CLK_TO_Q - MEM_SINK_NS + 1e-9
+    sink = SINK_NS if mem_input_regs() else MEM_SINK_NS
+    return t <= clock_ns() - CLK_TO_Q - sink + 1e-9
+
+
+#: from this target clock up, every block RAM's inputs (addresses, write data, enables)
+#: are registered right in front of it: the long net into a RAM and the port multiplexer
+#: (~3.6 ns) no longer share a cycle with the logic computing them, at one more cycle of
+#: load latency (stores land one cycle later too, which keeps their order with loads)
+MEM_INPUT_REG_MHZ = 150.0
+
+
+def mem_input_regs() -> bool:
+    """Are memory inputs registered at the current target clock?"""
+    return 1000.0 / clock_ns() >= MEM_INPUT_REG_MHZ - 1e-9
+
+
+def mem_latency() -> int:
+    """Cycles from issuing a load to its data in a register at the current target clock."""
+    return MEM_LATENCY + (1 if mem_input_regs() else 0)
 
 
 def _carry(width: int) -> float:

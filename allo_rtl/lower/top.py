@@ -128,14 +128,24 @@ class TopWrapper(Elaboratable):
             m.submodules[f"mem_{h.name}"] = mem
             rp = mem.read_port()
             wp = mem.write_port()
+            kin = [port.raddr, port.ren, port.waddr, port.wdata, port.wen]
+            own_w = busy
+            if self.lf.mem_input_regs:
+                # the kernel side registered in front of the RAM (see lower.kernel); a write
+                # issued in the kernel's last cycle lands after busy fell: it still owns the port
+                regs = [Signal(len(x), name=f"{h.name}_k{i}") for i, x in enumerate(kin)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs, kin)]
+                kin = regs
+                own_w = busy | kin[4]
+            kraddr, kren, kwaddr, kwdata, kwen = kin
             m.d.comb += [
-                rp.addr.eq(Mux(busy, port.raddr, haddr)),
-                rp.en.eq(Mux(busy, port.ren, 1)),
+                rp.addr.eq(Mux(busy, kraddr, haddr)),
+                rp.en.eq(Mux(busy, kren, 1)),
                 port.rdata.eq(rp.data),
                 hrdata.eq(rp.data),
-                wp.addr.eq(Mux(busy, port.waddr, haddr)),
-                wp.data.eq(Mux(busy, port.wdata, hwdata)),
-                wp.en.eq(Mux(busy, port.wen, hwe)),
+                wp.addr.eq(Mux(own_w, kwaddr, haddr)),
+                wp.data.eq(Mux(own_w, kwdata, hwdata)),
+                wp.en.eq(Mux(own_w, kwen, hwe)),
             ]
             for w, en in (("reads", port.ren), ("writes", port.wen)):
                 if (h.name, w) in self.profile:

@@ -39,7 +39,7 @@ def _caller_loc(depth: int = 2) -> Loc | None:
 
 
 #: keyword options of ``build(target="rtl")`` (see :class:`allo_rtl.rtl.RTLModule`)
-_RTL_OPTIONS = ("trace", "max_cycles", "progress", "name", "cache_dir", "profile")
+_RTL_OPTIONS = ("trace", "max_cycles", "progress", "name", "cache_dir", "profile", "clock_mhz")
 
 
 class LoopHandle:
@@ -312,7 +312,8 @@ class Schedule:
 
         RTL options (keyword): ``trace`` (True or a .fst/.vcd path), ``max_cycles``,
         ``progress``, ``name`` (Verilog module name), ``cache_dir``, ``profile`` (count the
-        kernel's memory reads/writes in hardware: ``mod.last_profile``). Allo's HLS options
+        kernel's memory reads/writes in hardware: ``mod.last_profile``), ``clock_mhz``
+        (the target clock the schedulers budget for; default 120 MHz). Allo's HLS options
         (``mode``, ``project``, ``configs``, ``wrap_io``, ``use_memory``) are accepted for
         compatibility and have no effect here (a warning says so)."""
         unknown = sorted(set(kwargs) - set(_RTL_OPTIONS))
