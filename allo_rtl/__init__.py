@@ -15,6 +15,7 @@ from .ir.types import (  # noqa: F401
 )
 from .schedule.schedule import Schedule
 from . import library  # noqa: E402,F401 - allo.library.nn, as in Allo
+from . import dataflow  # noqa: E402,F401 - allo.dataflow (``import allo_rtl.dataflow as df``)
 
 
 class Partition:

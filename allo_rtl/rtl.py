@@ -23,6 +23,7 @@ from .errors import AlloError
 from .ir import numerics as N
 from .ir.interp import marshal_inputs, unmarshal_results
 from .ir.nodes import Module
+from .ir.streams import reject_streams
 from .ir.types import Fixed, Float, Index, Int
 from .lower.kernel import port_name
 
@@ -86,6 +87,7 @@ class RTLModule:
                  cache_dir=None, profile: bool = False, clock_mhz: float | None = None):
         from .lower import lower_design
 
+        reject_streams(module, "rtl")  # no FIFOs in the lowering yet: stop at the kernel line
         self.ir = module
         self.clock_mhz = clock_mhz
         self.design = lower_design(module, name, profile=profile, clock_mhz=clock_mhz)

@@ -17,21 +17,23 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .. import dataflow as df
 from .. import dsl
 from ..errors import AlloError
 from ..ir import numerics
 from ..ir.nodes import (
     Assign, BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, BufRef, CallStmt,
     Cast, Const, Decl, Expr, For, Function, If, Load, Math, Module, Param, ResultSpec,
-    Return, Select, Store, UnOp, Var, While,
+    Return, Select, Store, StreamGet, UnOp, Var, While,
 )
 from ..ir.types import (
     AlloType, ConstExpr, Fixed, Float, Index, Int, Layout, Memory, Stateful, Stream,
     TypeAnnotation, UFixed, UInt, float32, int32, is_fixed,
 )
 from .resolve import MISSING, Env, KernelSource, get_source
+from .streams import StreamOps
 from .typing_rules import TypingError, binop_type, common_type, unop_type
-from .values import PyVal, Sym, TensorVal
+from .values import PyVal, StreamArrayVal, StreamVal, Sym, TensorVal
 
 __all__ = ["build_module", "Template", "template"]
 
@@ -91,11 +93,13 @@ def template(*names, **bounded):
 
 
 def _unwrap(fn):
+    if isinstance(fn, df.Region):
+        fn = fn.fn
     return fn.fn if isinstance(fn, Template) else fn
 
 
 def _is_kernel_function(obj) -> bool:
-    if isinstance(obj, (Template, _Instantiated)):
+    if isinstance(obj, (Template, _Instantiated, df.Region)):
         return True
     return isinstance(obj, pytypes.FunctionType) and not obj.__module__.startswith("allo_rtl")
 
@@ -162,7 +166,12 @@ class ModuleBuilder:
                 bindings[pname] = val
         name = self.instance_name(src.tree.name, targs)
         self.in_progress.add(name)
-        fb = FunctionBuilder(self, src, env.child(**bindings), name)
+        if isinstance(fn, df.Region):
+            from .region import RegionBuilder
+
+            fb = RegionBuilder(self, src, env.child(**bindings), name)
+        else:
+            fb = FunctionBuilder(self, src, env.child(**bindings), name)
         func = fb.build()
         self.in_progress.discard(name)
         self.instances[key] = name
@@ -171,6 +180,8 @@ class ModuleBuilder:
 
 
 def _template_params(fn, src: KernelSource) -> dict:
+    if isinstance(fn, df.Region):
+        fn = fn.fn
     out = {}
     for tp in getattr(src.tree, "type_params", []) or []:
         bound = None
@@ -201,7 +212,7 @@ def build_module(fn, *, instantiate=None, caller_env=None,
         top = mb.instantiate(None, targs, src=src, env=env)
     else:
         has_params = bool(getattr(get_source(_unwrap(fn)).tree, "type_params", None)) \
-            or isinstance(fn, Template)
+            or isinstance(fn, Template) or isinstance(getattr(fn, "fn", None), Template)
         top = mb.instantiate(fn, targs if has_params else ())
     # callees first, top last (a deterministic order for printing and lowering)
     order = [n for n in mb.funcs if n != top.name] + [top.name]
@@ -211,7 +222,7 @@ def build_module(fn, *, instantiate=None, caller_env=None,
 # ====================================================================== function builder
 
 
-class FunctionBuilder:
+class FunctionBuilder(StreamOps):
     def __init__(self, mb: ModuleBuilder, src: KernelSource, env: Env, name: str):
         self.mb = mb
         self.src = src
@@ -227,6 +238,12 @@ class FunctionBuilder:
         self.const_bufs: dict = {}  # id(ndarray) -> buffer name
         self.meta_state: list = [None]  # per block: has the current meta_if chain been taken?
         self._temps: set = set()  # buffers created for intermediate tensor values
+        self._get_vars: set = set()  # variables created to receive a stream get
+        self.dyn_depth = 0  # run-time control flow (loops, ifs) around the current statement
+        # dataflow: set by RegionBuilder for each kernel instance
+        self.pid = None  # df.get_pid() of this instance
+        self.region = None  # the RegionBuilder whose streams this kernel may use
+        self.stream_params: dict = {}  # region stream IR name -> Param, in order of first use
 
     # ------------------------------------------------------------ helpers
 
@@ -312,7 +329,8 @@ class FunctionBuilder:
     def _split_type(self, val, node):
         if isinstance(val, TypeAnnotation):
             if isinstance(val.dtype, TypeAnnotation):
-                self.err(node, "arrays of streams are only valid in dataflow regions")
+                self.err(node, f"{val!r} is not an allo_rtl type",
+                         "write a tensor type as T[M, N], not T[M][N]")
             shape = tuple(val.shape)
             if any(s is Ellipsis for s in shape):
                 self.err(node, "dynamic shapes (T[...]) are not supported in hardware",
@@ -332,21 +350,26 @@ class FunctionBuilder:
 
     # ------------------------------------------------------------ build
 
-    def build(self) -> Function:
-        fdef = self.src.tree
+    def annotated_args(self, fdef, what: str):
+        """(arg node, dtype, shape, markers) for each parameter of ``fdef`` (a ``what``:
+        kernel or region), checking that all are plain and annotated."""
         a = fdef.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
-            self.err(fdef, "kernel parameters must be plain positional parameters",
+            self.err(fdef, f"{what} parameters must be plain positional parameters",
                      "remove *args/**kwargs/defaults; every parameter needs a type annotation")
-        params = []
         for arg in a.args:
             if arg.annotation is None:
-                self.err(arg, f"parameter {arg.arg!r} of kernel {fdef.name!r} has no type "
+                self.err(arg, f"parameter {arg.arg!r} of {what} {fdef.name!r} has no type "
                          "annotation", f"write e.g. '{arg.arg}: int32' or '{arg.arg}: int32[16]'")
-            dtype, shape, markers = self.eval_annotation(arg.annotation)
+            yield (arg,) + self.eval_annotation(arg.annotation)
+
+    def build(self) -> Function:
+        fdef = self.src.tree
+        params = []
+        for arg, dtype, shape, markers in self.annotated_args(fdef, "kernel"):
             if isinstance(dtype, Stream):
-                self.err(arg, "stream parameters are not supported yet",
-                         "streams between kernels arrive with the dataflow issue")
+                params.append(self.stream_param(arg, dtype, shape))
+                continue
             mem = next((m for m in markers if isinstance(m, Memory)), None)
             name = self.fresh(arg.arg)
             params.append(Param(name, dtype, shape, mem, self.loc(arg)))
@@ -358,7 +381,17 @@ class FunctionBuilder:
         if self.results and not _ends_with_return(body):
             self.err(fdef, f"kernel {fdef.name!r} declares a return value but does not "
                      "end with a return statement", "add 'return ...' at the end")
+        params += list(self.stream_params.values())  # region streams this kernel uses
         return Function(self.name, params, self.results, body, self.loc(fdef))
+
+    def stream_param(self, arg, stype, shape) -> Param:
+        """A Stream parameter ``q: Stream[T, depth]`` of a kernel called from other kernels."""
+        if shape:
+            self.err(arg, f"parameter {arg.arg!r} is an array of streams",
+                     "pass the streams one by one (q0: Stream[T, d], q1: Stream[T, d], ...)")
+        name = self.fresh(arg.arg)
+        self.declare(arg.arg, Sym("stream", name, stype, value=StreamVal(name, stype)))
+        return Param(name, stype, (), None, self.loc(arg))
 
     def _results(self, fdef):
         r = fdef.returns
@@ -373,6 +406,9 @@ class FunctionBuilder:
         out = []
         for n in nodes:
             dtype, shape, _ = self.eval_annotation(n)
+            if isinstance(dtype, Stream):
+                self.err(n, "a kernel cannot return a stream",
+                         "pass the stream as a parameter and put into it")
             out.append(ResultSpec(dtype, shape))
         return out
 
@@ -453,11 +489,12 @@ class FunctionBuilder:
             self.declare(name, Sym("const", type=dtype, value=v.value))
             return
         if isinstance(dtype, Stream):
-            self.err(node, "stream declarations are not supported yet",
-                     "streams arrive with the dataflow issue")
+            return self.declare_stream(node, name, dtype, shape)
         prev = self.lookup(name)
         if prev is not None and prev.kind == "loopvar":
             self.err(node, f"{name!r} is a loop variable and cannot be redeclared")
+        if not stateful and self.get_into_decl(node, name, dtype, shape, mem):
+            return
         irname = self.fresh(name)
         loc = self.loc(node)
         if not shape:
@@ -503,7 +540,8 @@ class FunctionBuilder:
 
     def _is_fresh_temp(self, buf):
         body = self.bodies[-1]
-        return bool(body) and isinstance(body[-1], (For, CallStmt)) and buf in self._temps
+        return bool(body) and isinstance(body[-1], (For, CallStmt, StreamGet)) and \
+            buf in self._temps
 
     def rename_temp(self, old, new):
         from ..ir.rename import rename_buffer
@@ -518,6 +556,45 @@ class FunctionBuilder:
         self._temps.add(name)
         return TensorVal(name, (), tuple(shape), dtype)
 
+    # ------------------------------------------------------------ compile-time values
+
+    def const_int_value(self, node):
+        """The integer value of a compile-time expression, or None."""
+        v = self.expr(node)
+        if isinstance(v, PyVal):
+            ok = isinstance(v.value, (int, np.integer)) and not isinstance(v.value, bool)
+            return int(v.value) if ok else None
+        lin = _linear(v) if isinstance(v, Expr) else None
+        return lin[1] if lin is not None and not lin[0] else None
+
+    def meta_cond(self, node) -> bool:
+        """A meta_if/meta_elif condition: compile-time (typed constants such as meta_for
+        variables count)."""
+        v = self.compile_time(node)
+        if v is not MISSING:
+            return bool(v)
+        c = self.expr(node)
+        if not isinstance(c, PyVal):
+            self.err(node, "meta_if condition must be known at compile time",
+                     "use a plain 'if' for run-time conditions")
+        return bool(c.value)
+
+    def compile_time(self, node):
+        """``node`` evaluated as Python when every name in it is a compile-time constant
+        (kernel constants, template parameters, globals), else MISSING."""
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                sym = self.lookup(n.id)
+                if sym is not None and sym.kind != "const":
+                    return MISSING
+                if sym is None and (self.env.lookup(n.id) is MISSING or (
+                        self.region is not None and n.id in self.region.names)):
+                    return MISSING
+        try:
+            return self.pyeval(node)
+        except AlloError:
+            return MISSING
+
     # ------------------------------------------------------------ assignment
 
     def s_Assign(self, node):
@@ -527,6 +604,8 @@ class FunctionBuilder:
         target = node.targets[0]
         hint = target.id if isinstance(target, ast.Name) else None
         val = self.expr(node.value, hint=hint)
+        if self._is_pid_call(node.value):
+            return self.bind_pid(target, val)
         self.assign(target, val, node.value)
 
     def assign(self, target, val, vnode):
@@ -566,6 +645,16 @@ class FunctionBuilder:
             return
         if sym is not None and sym.kind == "const":
             self.err(target, f"cannot assign to ConstExpr {name!r}")
+        if isinstance(val, (StreamVal, StreamArrayVal)):
+            if sym is not None:
+                self.err(target, f"cannot assign a stream to {name!r}, which is already a "
+                         f"{sym.kind}", "use a new name for the stream alias")
+            self.declare(name, Sym("stream", val.name, val.type, value=val))
+            return
+        if isinstance(val, Var) and self._is_fresh_get(val.name):
+            # 'x = q.get()': the variable the get wrote (named after x) becomes x
+            self.declare(name, Sym("scalar", val.name, val.type))
+            return
         if isinstance(val, TensorVal):
             if not val.prefix and self._is_fresh_temp(val.buf) and val.buf != name:
                 newname = self.fresh(name)
@@ -655,12 +744,14 @@ class FunctionBuilder:
             return
         c = self.to_bool(cond, node.test)
         then, orelse = [], []
+        self.dyn_depth += 1
         with self.block(then):
             for s in node.body:
                 self.stmt(s)
         with self.block(orelse):
             for s in node.orelse:
                 self.stmt(s)
+        self.dyn_depth -= 1
         self.emit(If(c, then, orelse, self.loc(node)))
 
     def s_While(self, node):
@@ -678,9 +769,11 @@ class FunctionBuilder:
             self.err(node.test, "while loop with a constant true condition never ends",
                      "kernels have no 'break'; use a condition on a variable")
         body: list = []
+        self.dyn_depth += 1
         with self.block(body):
             for s in node.body:
                 self.stmt(s)
+        self.dyn_depth -= 1
         self.emit(While(self.to_bool(cond, node.test), body, self.loc(node)))
 
     def s_For(self, node):
@@ -770,10 +863,12 @@ class FunctionBuilder:
             for outer, inner in zip(loops, loops[1:]):
                 outer.body.append(inner)
             self.loop_depth += 1
+            self.dyn_depth += 1
             with self.block(loops[-1].body):
                 for s in node.body:
                     self.stmt(s)
             self.loop_depth -= 1
+            self.dyn_depth -= 1
         finally:
             self.scopes.pop()
         outer_body.append(loops[0])
@@ -829,11 +924,7 @@ class FunctionBuilder:
             else:
                 if len(call.args) != 1:
                     self.err(call, f"{fn.__name__} takes one condition")
-                c = self.expr(call.args[0])
-                if not isinstance(c, PyVal):
-                    self.err(call.args[0], "meta_if condition must be known at compile time",
-                             "use a plain 'if' for run-time conditions")
-                cond = bool(c.value)
+                cond = self.meta_cond(call.args[0])
             take = cond and not taken_before
             if take:
                 body: list = []
@@ -891,6 +982,12 @@ class FunctionBuilder:
                 return PyVal(sym.value)
             if sym.kind == "func":
                 return PyVal(_NestedKernel(sym.value))
+            if sym.kind == "stream":
+                return sym.value
+        if self.region is not None:
+            v = self.region.outer_name(self, node)
+            if v is not None:
+                return v
         v = self.env.lookup(node.id)
         if v is MISSING:
             self.err(node, f"name {node.id!r} is not defined",
@@ -910,6 +1007,12 @@ class FunctionBuilder:
         if all(isinstance(v, PyVal) for v in vals):
             return PyVal(tuple(v.value for v in vals))
         return vals
+
+    def e_Set(self, node):
+        vals = [self.expr(e) for e in node.elts]
+        if all(isinstance(v, PyVal) for v in vals):
+            return PyVal({v.value for v in vals})
+        self.err(node, "set literals must contain compile-time constants")
 
     def e_List(self, node):
         vals = [self.expr(e) for e in node.elts]
@@ -955,7 +1058,9 @@ class FunctionBuilder:
 
     def e_BoolOp(self, node):
         op = "land" if isinstance(node.op, ast.And) else "lor"
-        vals = [self.expr(v) for v in node.values]
+        vals = [self.expr(node.values[0])]
+        with self.no_stream_access(node, "'and'/'or'"):
+            vals += [self.expr(v) for v in node.values[1:]]
         if all(isinstance(v, PyVal) for v in vals):
             r = vals[0].value
             for v in vals[1:]:
@@ -971,11 +1076,14 @@ class FunctionBuilder:
         result = None
         for opn, rnode in zip(node.ops, node.comparators):
             op = _CMPOPS.get(type(opn))
-            if op is None:
+            right = self.expr(rnode)
+            if isinstance(opn, (ast.In, ast.NotIn)):
+                c = self.contains(opn, left, right, node)
+            elif op is None:
                 self.err(node, f"comparison {type(opn).__name__} is not supported",
                          "use <, <=, >, >=, == or !=")
-            right = self.expr(rnode)
-            c = self.binop(op, left, right, node)
+            else:
+                c = self.binop(op, left, right, node)
             if result is None:
                 result = c
             elif isinstance(result, PyVal) and isinstance(c, PyVal):
@@ -986,11 +1094,22 @@ class FunctionBuilder:
             left = right
         return result
 
+    def contains(self, opn, left, right, node) -> PyVal:
+        """``x in {0, 5}``: compile-time membership (e.g. on df.get_pid() values)."""
+        if not (isinstance(left, PyVal) and isinstance(right, PyVal)):
+            self.err(node, "'in' is only supported on compile-time values",
+                     "write run-time tests with == and 'or'")
+        try:
+            return PyVal((left.value in right.value) == isinstance(opn, ast.In))
+        except TypeError as exc:
+            self.err(node, f"compile-time 'in' failed: {exc}")
+
     def e_IfExp(self, node):
         c = self.expr(node.test)
         if isinstance(c, PyVal):
             return self.expr(node.body if c.value else node.orelse)
-        a, b = self.expr(node.body), self.expr(node.orelse)
+        with self.no_stream_access(node, "a conditional expression"):
+            a, b = self.expr(node.body), self.expr(node.orelse)
         a, b = self.pair_exprs(a, b, node)
         try:
             t = common_type(a.type, b.type)
@@ -1030,16 +1149,17 @@ class FunctionBuilder:
 
     def e_Subscript(self, node):
         base = self.expr(node.value)
+        if isinstance(base, StreamArrayVal):
+            return self.stream_element(base, node)
         if isinstance(base, PyVal):
             b = base.value
-            if isinstance(b, (Template,)) or (isinstance(b, _NestedKernel)) or \
+            if isinstance(b, (Template, df.Region)) or (isinstance(b, _NestedKernel)) or \
                     isinstance(b, pytypes.FunctionType):
                 targs = self.pyeval(node.slice)
                 if not isinstance(targs, tuple):
                     targs = (targs,)
-                return PyVal(_Instantiated(b if isinstance(b, Template) else
-                                           Template(b, {}) if not isinstance(b, _NestedKernel)
-                                           else b, targs))
+                plain = isinstance(b, pytypes.FunctionType)  # PEP 695 generic function
+                return PyVal(_Instantiated(Template(b, {}) if plain else b, targs))
             if isinstance(b, AlloType):
                 return PyVal(self.pyeval(node))
             idx = self.expr(node.slice)
@@ -1161,7 +1281,7 @@ class FunctionBuilder:
         if isinstance(f, ast.Attribute):
             base = self.expr(f.value)
             if not isinstance(base, PyVal):
-                return self.method_call(base, f.attr, node, hint)
+                return self.method_call(base, f.attr, node, hint, discard)
             fn = getattr(base.value, f.attr, MISSING)
             if fn is MISSING:
                 self.err(f, f"{base.value!r} has no attribute {f.attr!r}")
@@ -1171,6 +1291,8 @@ class FunctionBuilder:
                 self.err(node, "this value is not callable")
         from . import builtins as B
 
+        if fn is df.get_pid:
+            return self.pid_value(node)
         if fn in B.HANDLERS:
             return B.HANDLERS[fn](self, node, hint)
         if fn is range:
@@ -1229,7 +1351,17 @@ class FunctionBuilder:
                  "kernels can call other kernels, allo builtins, min/max/int/float, and "
                  "Python functions on compile-time constants")
 
-    def method_call(self, base, attr, node, hint):
+    def method_call(self, base, attr, node, hint, discard=False):
+        if isinstance(base, StreamVal):
+            if attr == "put":
+                return self.stream_put(base, node, discard)
+            if attr == "get":
+                return self.stream_get(base, node, hint, discard)
+            self.err(node, f"streams have .put(value) and .get(), not .{attr}()")
+        if isinstance(base, StreamArrayVal):
+            self.err(node, f"{base.name!r} is an array of streams",
+                     f"pick one stream first: {base.name}[{', '.join('i' * len(base.shape))}]"
+                     f".{attr}(...)")
         if attr == "reverse" and isinstance(base, Expr):
             return self.bit_reverse(base, node)
         if attr == "bitcast" and isinstance(base, Expr):
@@ -1238,8 +1370,6 @@ class FunctionBuilder:
             from .builtins import copy_tensor
 
             return copy_tensor(self, base, hint, node)
-        if attr in ("put", "get"):
-            self.err(node, "streams are not supported yet", "streams arrive with the dataflow issue")
         self.err(node, f"unsupported method .{attr}()")
 
     def bitcast(self, v, node):
@@ -1279,7 +1409,9 @@ class FunctionBuilder:
                      f"got {len(args)}")
         cargs = []
         for a, p, an in zip(args, callee.params, node.args):
-            if p.is_tensor:
+            if p.is_stream:
+                cargs.append(self.stream_arg(a, p, callee, an))
+            elif p.is_tensor:
                 if isinstance(a, PyVal) and isinstance(a.value, (np.ndarray, list)):
                     a = self.const_tensor(np.asarray(a.value), an)
                 if not isinstance(a, TensorVal):
@@ -1343,6 +1475,8 @@ class FunctionBuilder:
             return self.literal(v, node, other)
         if isinstance(v, TensorVal):
             self.err(node, f"expected a scalar, got a tensor of shape {list(v.shape)}")
+        if isinstance(v, (StreamVal, StreamArrayVal)):
+            self.err(node, f"stream {v.name!r} is not a value", "read an element with .get()")
         if isinstance(v, tuple):
             self.err(node, "expected one value, got several")
         self.err(node, f"unsupported value {v!r}")

@@ -4,16 +4,18 @@
   numpy array...). Arithmetic on two PyVals folds in Python.
 * an IR :class:`~allo_rtl.ir.nodes.Expr` — a typed scalar computed in hardware.
 * :class:`TensorVal` — a buffer, or a subview of it with fixed leading indices.
+* :class:`StreamVal` — a stream (FIFO); :class:`StreamArrayVal` — an array of
+  streams, indexed with compile-time constants to give a :class:`StreamVal`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..ir.nodes import BufRef, Load
 
-__all__ = ["PyVal", "TensorVal", "Sym", "StreamVal"]
+__all__ = ["PyVal", "TensorVal", "Sym", "StreamVal", "StreamArrayVal"]
 
 
 @dataclass
@@ -37,14 +39,22 @@ class TensorVal:
 
 @dataclass
 class StreamVal:
-    name: str
-    dtype: Any
-    depth: int
+    name: str  # IR name of the stream
+    type: Any  # ir.types.Stream
+
+
+@dataclass
+class StreamArrayVal:
+    name: str  # source name of the array
+    type: Any  # ir.types.Stream of every element
+    shape: tuple
+    element: Callable  # index tuple -> StreamVal (registers the use)
 
 
 @dataclass
 class Sym:
-    """A kernel-level name: ``kind`` in scalar | tensor | loopvar | const | func | stream."""
+    """A kernel-level name: ``kind`` in scalar | tensor | view | loopvar | const | func |
+    stream (``value``: StreamVal or StreamArrayVal)."""
 
     kind: str
     irname: str = ""

@@ -7,6 +7,13 @@ typing rules allow overflow (a range check per operation at code-generation
 time), floats are rounded to their format after every operation (no fused
 multiply-add, no excess precision). The generated source is kept on the
 module (``.source``) for debugging.
+
+Streams (see :mod:`.scheduler`): a stream is a ``Fifo`` object ``f_<name>``. A
+function with Stream parameters becomes a generator that yields when a put or
+get would block; calls to it are ``yield from`` inside another such function and
+run by :func:`~.scheduler.drive` from sequential code. A dataflow region
+(``attrs["dataflow"]``) creates its streams and runs its kernel calls with the
+scheduler. Functions without Stream parameters compile exactly as before.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import numpy as np
 
 from ..errors import AlloError, AlloWarning
 from . import numerics as N
+from . import scheduler
 from .nodes import (
     Assign, BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, BufRef, CallStmt,
-    Cast, Const, Decl, For, Function, If, Load, Math, Module, Return, Select, Store, UnOp,
-    Var, While,
+    Cast, Const, Decl, For, Function, If, Load, Math, Module, Return, Select, Store,
+    StreamDecl, StreamGet, StreamPut, StreamRef, UnOp, Var, While, walk_stmts,
 )
 from .types import Fixed, Float, Index, Int, UFixed, UInt
 
@@ -105,7 +113,14 @@ _RUNTIME = {
     "_tanh": math.tanh, "_erf": math.erf, "_fabs": abs, "_fmin": _fmin, "_fmax": _fmax,
     "_um": N.eval_unit_math,
     "_ffloor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
+    "_Fifo": scheduler.Fifo, "_run_region": scheduler.run_region, "_drive": scheduler.drive,
+    "_blocked": scheduler.blocked, "_plain": scheduler.plain_process,
 }
+
+
+def is_process(f: Function) -> bool:
+    """A function with Stream parameters: it can block on a FIFO someone else owns."""
+    return any(p.is_stream for p in f.params)
 
 
 class _FuncGen:
@@ -118,6 +133,12 @@ class _FuncGen:
         self.params = {p.name for p in f.params if p.is_tensor}
         self.stateful_scalars: set = set()
         self.tmp = 0
+        # a function with Stream parameters is a process: a generator that yields when blocked
+        self.proc = is_process(f)
+        streams = {p.name: p.type for p in f.params if p.is_stream}
+        streams.update({s.name: s.type for s in walk_stmts(f.body) if isinstance(s, StreamDecl)})
+        self.fifo_depth = {self.fifo(n): t.depth for n, t in streams.items()}
+        self.fifo_size = {self.fifo(n): int(np.prod(t.shape)) for n, t in streams.items()}
 
     # -------------------------------------------------------------- names
 
@@ -129,6 +150,10 @@ class _FuncGen:
     @staticmethod
     def b(name):
         return f"b_{name}"
+
+    @staticmethod
+    def fifo(name):
+        return f"f_{name}"
 
     def off(self, name):
         return f"o_{name}" if name in self.params else None
@@ -389,6 +414,12 @@ class _FuncGen:
             return self.stmts(s.body, ind + 1)
         if isinstance(s, CallStmt):
             return self.call(s, ind)
+        if isinstance(s, StreamDecl):
+            return self.emit(ind, f"{self.fifo(s.name)} = _Fifo({s.name!r}, {s.type.depth})")
+        if isinstance(s, StreamPut):
+            return self.put(s, ind)
+        if isinstance(s, StreamGet):
+            return self.get(s, ind)
         if isinstance(s, Return):
             vals = []
             for v, spec in zip(s.values, self.f.results):
@@ -435,16 +466,53 @@ class _FuncGen:
             return
         self.emit(ind, f"b_{s.name} = {init}")
 
-    def call(self, s: CallStmt, ind):
-        callee = self.gen.module.funcs[s.callee]
+    def wait(self, ind, fifo: str, full: bool, loc):
+        """Block until ``fifo`` has room (``full``) or data: yield in a process, else fail."""
+        depth = self.fifo_depth[fifo]
+        cond = f"len({fifo}) >= {depth}" if full else f"not {fifo}"
+        blk = f"{fifo}, {full}, {self.gen.const_obj(loc)}"
+        if self.proc:
+            self.emit(ind, f"while {cond}: yield {blk}")
+        else:
+            self.emit(ind, f"if {cond}: _blocked({blk}, {self.f.name!r})")
+
+    def put(self, s: StreamPut, ind):
+        fifo = self.fifo(s.stream)
+        if isinstance(s.value, BufRef):
+            lst, off = self.ref(s.value)
+            val = f"{lst}[{off}:{off} + {self.fifo_size[fifo]}]"
+        else:
+            val = self.expr(s.value)
+        self.wait(ind, fifo, True, s.loc)
+        self.emit(ind, f"{fifo}.append({val})")
+
+    def get(self, s: StreamGet, ind):
+        fifo = self.fifo(s.stream)
+        self.wait(ind, fifo, False, s.loc)
+        if s.dst is None:
+            return self.emit(ind, f"{fifo}.popleft()")
+        if s.dst in self.shapes:  # a block into a whole buffer
+            lst, off = self.ref(BufRef(s.dst))
+            return self.emit(ind, f"{lst}[{off}:{off} + {self.size(s.dst)}] = {fifo}.popleft()")
+        self.emit(ind, f"{self.v(s.dst)} = {fifo}.popleft()")
+
+    def call_args(self, s: CallStmt, callee: Function) -> list:
         args = []
         for a, p in zip(s.args, callee.params):
-            if p.is_tensor:
+            if isinstance(a, StreamRef):
+                args.append(self.fifo(a.stream))
+            elif p.is_tensor:
                 lst, off = self.ref(a)
                 args += [lst, off]
             else:
                 args.append(self.expr(a))
-        call = f"F_{s.callee}({', '.join(args)})"
+        return args
+
+    def call(self, s: CallStmt, ind):
+        callee = self.gen.module.funcs[s.callee]
+        call = f"F_{s.callee}({', '.join(self.call_args(s, callee))})"
+        if is_process(callee):
+            call = f"(yield from {call})" if self.proc else f"_drive({call}, {s.callee!r})"
         if not s.outs:
             return self.emit(ind, call)
         names = []
@@ -455,17 +523,39 @@ class _FuncGen:
                 names.append(self.v(o))
         self.emit(ind, f"{', '.join(names)}, = {call}")
 
+    def region(self):
+        """A dataflow region: declare its streams, then run its kernel calls concurrently."""
+        procs, fifos = [], []
+        for s in self.f.body:
+            if isinstance(s, StreamDecl):
+                self.stmt(s, 1)
+                fifos.append(self.fifo(s.name))
+                continue
+            callee = self.gen.module.funcs[s.callee]
+            args = self.call_args(s, callee)
+            gen = (f"F_{s.callee}({', '.join(args)})" if is_process(callee)
+                   else f"_plain(F_{s.callee}, ({''.join(a + ', ' for a in args)}))")
+            procs.append(f"({s.callee!r}, {gen})")
+        self.emit(1, f"_run_region({self.f.name!r}, [{', '.join(procs)}], [{', '.join(fifos)}])")
+
     def generate(self):
         f = self.f
         args = []
         for p in f.params:
-            if p.is_tensor:
+            if p.is_stream:
+                args.append(self.fifo(p.name))
+            elif p.is_tensor:
                 self.shapes[p.name] = p.shape
                 args += [f"b_{p.name}", f"o_{p.name}"]
             else:
                 args.append(f"v_{p.name}")
         self.emit(0, f"def F_{f.name}({', '.join(args)}):")
-        self.stmts(f.body, 1)
+        if self.proc:
+            self.emit(1, "if 0: yield  # a generator even if it never blocks")
+        if f.attrs.get("dataflow"):
+            self.region()
+        else:
+            self.stmts(f.body, 1)
         return "\n".join(self.lines)
 
 
@@ -497,6 +587,13 @@ class InterpModule:
 
     def __init__(self, module: Module):
         self.module = module
+        top = module.top_func
+        if is_process(top):
+            p = next(p for p in top.params if p.is_stream)
+            raise AlloError(f"kernel {top.name!r} takes stream parameter {p.name!r} and cannot be "
+                            "called from Python", p.loc or top.loc,
+                            "call it from another kernel that declares the stream, or make it a "
+                            "@df.kernel of a dataflow region (@df.region) that declares it")
         gen = _Gen(module)
         src = [_FuncGen(gen, f).generate() for f in module.funcs.values()]
         self.source = "\n\n".join(src) + "\n"

@@ -10,12 +10,23 @@ Structure::
     Module  ── funcs: {name: Function}, top
     Function ── params (Param), results (ResultSpec), body: [Stmt]
     Stmt    ── Decl | Assign | Store | For | If | While | CallStmt | Return
+               | StreamDecl | StreamPut | StreamGet
     Expr    ── Const | Var | Load | BinOp | UnOp | Cast | Select | Math
                | BitGet | BitSlice | BitInsert | BitReverse | Bitcast
 
 Scalars are named variables (``Var``); tensors are named buffers addressed by
 full index tuples (``Load``/``Store``).  A tensor passed to a call may be a
 subview: :class:`BufRef` carries the fixed leading indices.
+
+Streams (FIFOs) are named like buffers. A function declares its own
+(:class:`StreamDecl`) or receives them as parameters whose type is a
+:class:`~.types.Stream`; a call passes a stream with :class:`StreamRef`.
+:class:`StreamPut` / :class:`StreamGet` are statements, not expressions, so
+that passes which copy or move expressions can never duplicate or reorder a
+FIFO access. A dataflow region is a function with ``attrs["dataflow"]``: its
+body holds only stream declarations and calls, one per kernel instance, and
+those calls run concurrently (each kernel instance receives the region's
+streams it uses as Stream parameters, after its tensor parameters).
 """
 
 from __future__ import annotations
@@ -24,12 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from ..errors import Loc
-from .types import AlloType
+from .types import AlloType, Stream
 
 __all__ = [
     "Expr", "Const", "Var", "Load", "BinOp", "UnOp", "Cast", "Select", "Math",
     "BitGet", "BitSlice", "BitInsert", "BitReverse", "Bitcast",
     "Stmt", "Decl", "Assign", "Store", "For", "If", "While", "CallStmt", "Return",
+    "StreamDecl", "StreamPut", "StreamGet", "StreamRef",
     "BufRef", "Param", "ResultSpec", "Function", "Module",
     "BINOPS", "CMPOPS", "walk_stmts", "walk_exprs", "expr_children", "stmt_exprs",
 ]
@@ -262,8 +274,46 @@ class BufRef:
 
 
 @dataclass(eq=False)
+class StreamRef:
+    """A stream passed to a call, binding the callee's Stream parameter to ``stream``."""
+
+    stream: str
+    loc: Optional[Loc] = None
+
+
+@dataclass(eq=False)
+class StreamDecl(Stmt):
+    """Declare FIFO ``name`` of ``type`` (a :class:`~.types.Stream`: element type, block
+    shape, depth). It starts empty each time the declaring function runs."""
+
+    name: str
+    type: Stream
+    loc: Optional[Loc] = None
+
+
+@dataclass(eq=False)
+class StreamPut(Stmt):
+    """``stream.put(value)``: blocks while the FIFO holds ``depth`` elements. ``value`` is an
+    Expr of the element type, or a BufRef of the block shape for a stream of blocks."""
+
+    stream: str
+    value: Any
+    loc: Optional[Loc] = None
+
+
+@dataclass(eq=False)
+class StreamGet(Stmt):
+    """``dst = stream.get()``: blocks while the FIFO is empty. ``dst`` is a scalar variable
+    of the element type, a whole buffer of the block shape, or None (element dropped)."""
+
+    stream: str
+    dst: Optional[str]
+    loc: Optional[Loc] = None
+
+
+@dataclass(eq=False)
 class CallStmt(Stmt):
-    """Call ``callee``; ``args`` are Exprs (scalars) or BufRefs (tensors).
+    """Call ``callee``; ``args`` are Exprs (scalars), BufRefs (tensors) or StreamRefs.
     ``outs`` names the caller's scalar variables / buffers receiving each result."""
 
     callee: str
@@ -294,6 +344,10 @@ class Param:
     @property
     def is_tensor(self) -> bool:
         return len(self.shape) > 0
+
+    @property
+    def is_stream(self) -> bool:
+        return isinstance(self.type, Stream)
 
 
 @dataclass(eq=False)
@@ -402,8 +456,11 @@ def stmt_exprs(s: Stmt) -> tuple:
     if isinstance(s, CallStmt):
         out = []
         for a in s.args:
-            out.extend(a.prefix if isinstance(a, BufRef) else (a,))
+            if not isinstance(a, StreamRef):
+                out.extend(a.prefix if isinstance(a, BufRef) else (a,))
         return tuple(out)
+    if isinstance(s, StreamPut):
+        return tuple(s.value.prefix) if isinstance(s.value, BufRef) else (s.value,)
     if isinstance(s, Return):
         out = []
         for a in s.values:

@@ -9,6 +9,10 @@ Example::
           for k in 0..32 (reduction) {
             C[i, j] = cast<i32>(add(C[i, j]:i64?, ...))
     ...
+
+Streams print as ``pipe: stream<f32, 4>`` (declaration or parameter),
+``pipe.put(x)`` and ``x = pipe.get()``; a dataflow region is a function tagged
+``dataflow`` whose calls run concurrently.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from .types import Index
 from .nodes import (
     Assign, BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, BufRef, CallStmt,
     Cast, Const, Decl, Expr, For, Function, If, Load, Math, Module, Return, Select, Store,
-    UnOp, Var, While,
+    StreamDecl, StreamGet, StreamPut, StreamRef, UnOp, Var, While,
 )
 
 __all__ = ["print_module", "print_function", "print_expr"]
@@ -66,6 +70,8 @@ def print_expr(e: Expr) -> str:
 
 
 def _ref(a) -> str:
+    if isinstance(a, StreamRef):
+        return a.stream
     if isinstance(a, BufRef):
         if a.prefix:
             return f"{a.buf}[{', '.join(print_expr(i) for i in a.prefix)}]"
@@ -124,6 +130,13 @@ def _stmts(body, ind, out):
             out.append(f"{pad}{lhs}call {s.callee}({', '.join(_ref(a) for a in s.args)})")
         elif isinstance(s, Return):
             out.append(f"{pad}return {', '.join(_ref(a) for a in s.values)}".rstrip())
+        elif isinstance(s, StreamDecl):
+            out.append(f"{pad}{s.name}: {s.type}")
+        elif isinstance(s, StreamPut):
+            out.append(f"{pad}{s.stream}.put({_ref(s.value)})")
+        elif isinstance(s, StreamGet):
+            lhs = f"{s.dst} = " if s.dst is not None else ""
+            out.append(f"{pad}{lhs}{s.stream}.get()")
         else:
             out.append(f"{pad}{s!r}")
 

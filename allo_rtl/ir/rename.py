@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .nodes import (
-    Assign, BufRef, CallStmt, Decl, Expr, For, If, Load, Return, Store, Var, While,
-    walk_exprs, walk_stmts, stmt_exprs,
+    Assign, BufRef, CallStmt, Decl, Expr, For, If, Load, Return, Store, StreamGet, StreamPut,
+    Var, While, walk_exprs, walk_stmts, stmt_exprs,
 )
 
 __all__ = ["rename_buffer", "rename_var", "substitute"]
@@ -31,6 +31,10 @@ def rename_buffer(body: list, old: str, new: str) -> None:
                     a.buf = new
             if isinstance(s, CallStmt):
                 s.outs = [new if o == old else o for o in s.outs]
+        if isinstance(s, StreamPut) and isinstance(s.value, BufRef) and s.value.buf == old:
+            s.value.buf = new
+        if isinstance(s, StreamGet) and s.dst == old:
+            s.dst = new
     for e in _exprs_in(body):
         if isinstance(e, Load) and e.buf == old:
             e.buf = new
@@ -45,6 +49,8 @@ def rename_var(body: list, old: str, new: str) -> None:
             s.var = new
         if isinstance(s, CallStmt):
             s.outs = [new if o == old else o for o in s.outs]
+        if isinstance(s, StreamGet) and s.dst == old:
+            s.dst = new
     for e in _exprs_in(body):
         if isinstance(e, Var) and e.name == old:
             e.name = new

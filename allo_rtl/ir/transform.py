@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from .nodes import (Assign, BufRef, CallStmt, Const, Decl, Expr, For, If, Load, Math, Return, Store,
-                    Var, While, walk_stmts)
+                    StreamGet, StreamPut, StreamRef, Var, While, walk_stmts)
 
 __all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body", "assigned_vars", "fresh_name"]
 
@@ -51,8 +51,13 @@ def map_stmt(s, fn) -> None:
         for k, a in enumerate(vals):
             if isinstance(a, BufRef):
                 a.prefix = tuple(fn(x) for x in a.prefix)
-            elif a is not None:
+            elif a is not None and not isinstance(a, StreamRef):
                 vals[k] = fn(a)
+    elif isinstance(s, StreamPut):
+        if isinstance(s.value, BufRef):
+            s.value.prefix = tuple(fn(x) for x in s.value.prefix)
+        else:
+            s.value = fn(s.value)
 
 
 def map_body(body: list, fn) -> None:
@@ -88,6 +93,8 @@ def assigned_vars(body: list, loop_vars: bool = True) -> set:
             out.add(s.var)
         elif isinstance(s, CallStmt):
             out.update(s.outs)
+        elif isinstance(s, StreamGet) and s.dst is not None:
+            out.add(s.dst)
     return out
 
 

@@ -162,19 +162,35 @@ class _StreamMeta(type):
         dtype = params[0]
         depth = params[1] if len(params) > 1 else 2
         if isinstance(dtype, TypeAnnotation):
-            return Stream(dtype.dtype, depth, dtype.shape)
-        return Stream(dtype, depth)
+            return Stream(dtype.dtype, dtype.shape, depth)
+        return Stream(dtype, (), depth)
 
 
 class Stream(AlloType, metaclass=_StreamMeta):
-    """A FIFO channel of ``dtype`` (or of ``dtype[shape]`` blocks) with ``depth`` entries."""
+    """A FIFO channel of ``dtype`` elements (or of ``dtype[shape]`` blocks) holding up to
+    ``depth`` of them. ``Stream[T, depth]`` / ``Stream[T[M], depth]`` is the annotation form;
+    ``Stream[T, depth][P0, P1]`` an array of streams. Argument order is Allo's
+    ``Stream(dtype, shape, depth)``; ``bits`` is the width of one element (a whole block)."""
 
-    def __init__(self, dtype, depth: int = 2, shape: tuple = ()):
+    def __init__(self, dtype, shape: tuple = (), depth: int = 2):
+        if not isinstance(dtype, AlloType) or isinstance(dtype, Stream):
+            raise TypeError(f"stream element type must be a scalar type such as int32, "
+                            f"not {dtype!r}")
+        if not isinstance(depth, int) or isinstance(depth, bool_) or depth < 1:
+            raise ValueError(f"stream depth must be a positive integer, not {depth!r}")
         self.dtype = dtype
         self.depth = depth
-        self.shape = tuple(shape)
+        self.shape = tuple(int(n) for n in shape)
+        n = 1
+        for d in self.shape:
+            n *= d
         sh = f"[{', '.join(map(str, self.shape))}]" if self.shape else ""
-        super().__init__(getattr(dtype, "bits", 0), 0, f"stream<{dtype}{sh}, {depth}>")
+        super().__init__(dtype.bits * n, 0, f"stream<{dtype}{sh}, {depth}>")
+
+    @property
+    def is_block(self) -> bool:
+        """True for a stream of tensors (``Stream[T[M], d]``)."""
+        return len(self.shape) > 0
 
 
 class _MarkerMeta(type):

@@ -7,7 +7,12 @@ with one index per dimension; stores and assignments carry the element / variabl
 give a 1-bit value; loop bounds are integers with a non-zero step; calls name an
 existing function with matching argument and result counts, scalars for scalar
 parameters and (sub)views of the right shape for tensor parameters; returns match the
-result list; constant tensor initialisers have the declared shape.
+result list; constant tensor initialisers have the declared shape. Streams: every
+stream accessed is a Stream parameter or declared in the function; a put carries a
+value of the element type (a (sub)view of the block shape and element type for a
+stream of blocks), a get writes a variable of the element type (a buffer of the block
+shape); a Stream parameter gets a stream of the same type; a dataflow region holds
+only stream declarations and calls.
 
 Violations are compiler bugs, never user errors: :class:`VerifyError` names the
 function, the statement and the pass that broke the invariant. The tests run the
@@ -23,8 +28,9 @@ import os
 import numpy as np
 
 from .nodes import (CMPOPS, Assign, BinOp, BufRef, CallStmt, Decl, Expr, For, Function, If,
-                    Load, Module, Return, Store, Var, While, expr_children, ret_name)
-from .types import Fixed, Float, UFixed
+                    Load, Module, Return, Store, StreamDecl, StreamGet, StreamPut, StreamRef, Var,
+                    While, expr_children, ret_name)
+from .types import Fixed, Float, Stream, UFixed
 
 __all__ = ["VerifyError", "verify_module", "maybe_verify", "enabled"]
 
@@ -58,8 +64,10 @@ def _is_int(t) -> bool:
 class _FuncCheck:
     def __init__(self, module: Module, f: Function, after: str):
         self.module, self.f, self.after = module, f, after
-        self.defined = {p.name for p in f.params}
-        self.var_types = {p.name: p.type for p in f.params if not p.is_tensor}
+        self.defined = {p.name for p in f.params if not p.is_stream}
+        self.var_types = {p.name: p.type for p in f.params
+                          if not p.is_tensor and not p.is_stream}
+        self.streams = {p.name: p.type for p in f.params if p.is_stream}
         self.bufs = {p.name: (p.type, tuple(p.shape)) for p in f.params if p.is_tensor}
         # tensor results are memory ports named __ret<k> once lowering prepared the function
         self.bufs.update({ret_name(k): (r.type, tuple(r.shape))
@@ -71,6 +79,8 @@ class _FuncCheck:
         for s in walk_stmts(f.body):
             if isinstance(s, Decl) and s.shape:
                 self.bufs[s.name] = (s.type, tuple(s.shape))
+            elif isinstance(s, StreamDecl):
+                self.streams[s.name] = s.type
         self.stmt = None
 
     def fail(self, msg: str):
@@ -84,7 +94,21 @@ class _FuncCheck:
         raise VerifyError(f"after {self.after or 'a pass'}: function {self.f.name}: {msg}{where}")
 
     def run(self):
+        if self.f.attrs.get("dataflow"):
+            self.region()
         self.body(self.f.body)
+
+    def region(self):
+        """A dataflow region: stream declarations and concurrent kernel calls only."""
+        if self.f.results:
+            self.fail("a dataflow region has results")
+        for s in self.f.body:
+            if not isinstance(s, (StreamDecl, CallStmt)):
+                self.stmt = s
+                self.fail(f"a dataflow region holds a {type(s).__name__} statement")
+            if isinstance(s, CallStmt) and s.outs:
+                self.stmt = s
+                self.fail("a kernel call in a dataflow region receives results")
 
     def body(self, stmts):
         for s in stmts:
@@ -143,6 +167,13 @@ class _FuncCheck:
             self.body(s.body)
         elif isinstance(s, CallStmt):
             self.call(s)
+        elif isinstance(s, StreamDecl):
+            if not isinstance(s.type, Stream):
+                self.fail(f"stream {s.name!r} is declared with type {s.type}")
+        elif isinstance(s, StreamPut):
+            self.put(s)
+        elif isinstance(s, StreamGet):
+            self.get(s)
         elif isinstance(s, Return):
             res = self.f.results
             if len(s.values) != len(res):
@@ -161,6 +192,41 @@ class _FuncCheck:
         else:
             self.fail(f"unknown statement {type(s).__name__}")
 
+    def stream(self, name: str) -> Stream:
+        if name not in self.streams:
+            self.fail(f"stream {name!r} is not a Stream parameter or declared stream")
+        return self.streams[name]
+
+    def put(self, s: StreamPut):
+        t = self.stream(s.stream)
+        if t.is_block:
+            if not isinstance(s.value, BufRef):
+                self.fail(f"a scalar is put into stream {s.stream!r} of blocks")
+            self.ref(s.value, t.shape, f"block put into {s.stream!r}")
+            self.same_type(self.buf(s.value.buf)[0], t.dtype, f"block put into {s.stream!r}")
+        else:
+            if isinstance(s.value, BufRef):
+                self.fail(f"a tensor is put into stream {s.stream!r} of scalars")
+            self.expr(s.value)
+            self.same_type(s.value.type, t.dtype, f"value put into {s.stream!r}")
+
+    def get(self, s: StreamGet):
+        t = self.stream(s.stream)
+        if s.dst is None:
+            return
+        if t.is_block:
+            dt, shape = self.buf(s.dst)
+            if tuple(shape) != tuple(t.shape):
+                self.fail(f"block got from {s.stream!r} into {s.dst!r} of shape {shape}, "
+                          f"the stream carries {t.shape}")
+            self.same_type(dt, t.dtype, f"block got from {s.stream!r}")
+            return
+        if s.dst in self.bufs:
+            self.fail(f"scalar got from {s.stream!r} into tensor {s.dst!r}")
+        want = self.var_types.setdefault(s.dst, t.dtype)
+        self.same_type(t.dtype, want, f"value got from {s.stream!r} into {s.dst!r}")
+        self.defined.add(s.dst)
+
     def call(self, s: CallStmt):
         callee = self.module.funcs.get(s.callee)
         if callee is None:
@@ -169,7 +235,15 @@ class _FuncCheck:
             self.fail(f"call to {s.callee} passes {len(s.args)} arguments for "
                       f"{len(callee.params)} parameters")
         for a, p in zip(s.args, callee.params):
-            if p.is_tensor:
+            if p.is_stream or isinstance(a, StreamRef):
+                if not (p.is_stream and isinstance(a, StreamRef)):
+                    self.fail(f"parameter {p.name!r} of {s.callee} ({p.type}) gets "
+                              f"{'a stream' if isinstance(a, StreamRef) else 'a non-stream'}")
+                got = self.stream(a.stream)
+                if got != p.type:
+                    self.fail(f"stream parameter {p.name!r} of {s.callee} ({p.type}) gets "
+                              f"{a.stream!r} of type {got}")
+            elif p.is_tensor:
                 if not isinstance(a, BufRef):
                     self.fail(f"tensor parameter {p.name!r} of {s.callee} gets a scalar")
                 self.ref(a, p.shape, f"argument {p.name!r} of {s.callee}")

@@ -31,9 +31,11 @@ import numpy as np
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
     Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
-    Module, Return, Store, Var, walk_exprs, walk_stmts, stmt_exprs,
+    Module, Return, Store, StreamDecl, StreamGet, StreamPut, Var, walk_exprs, walk_stmts,
+    stmt_exprs,
 )
 from ..ir.rename import rename_buffer, rename_var
+from ..ir.streams import uses_streams
 from ..ir.types import Index, UInt
 from ..ir.transform import map_stmt as _map_stmt, subst_body as _subst_body, subst_fn as _subst_fn
 from ..ir.transform import assigned_vars as _assigned_vars, fresh_name as _fresh, xform as _xform
@@ -128,6 +130,10 @@ def _names(f: Function) -> set:
             out.add(s.var)
         elif isinstance(s, CallStmt):
             out.update(s.outs)
+        elif isinstance(s, StreamDecl):
+            out.add(s.name)
+        elif isinstance(s, StreamGet) and s.dst is not None:
+            out.add(s.dst)
         for e in stmt_exprs(s):
             for x in walk_exprs(e):
                 if isinstance(x, Var):
@@ -684,6 +690,19 @@ def _call_paths(module: Module) -> dict:
     return paths
 
 
+def _check_inline_streams(module: Module, caller: Function, call: CallStmt, loc) -> None:
+    """Streams are not inlined (yet): a dataflow region's kernels run concurrently, and a
+    callee's FIFOs would need renaming into the caller."""
+    if caller.attrs.get("dataflow"):
+        raise AlloError(f"inline: {call.callee!r} is a kernel of dataflow region {caller.name!r}; "
+                        "inlining would run the region's concurrent kernels one after the "
+                        "other", loc, "schedule the kernel instance itself (e.g. "
+                        f"s.pipeline('{call.callee}:<loop>')) instead of inlining it")
+    if uses_streams(module.funcs[call.callee]):
+        raise AlloError(f"inline: function {call.callee!r} uses streams, which inlining does "
+                        "not support yet", loc, f"do not inline {call.callee}")
+
+
 def inline(module: Module, func_name, loc: Loc | None):
     """Replace every call of ``func_name`` (in every function) by a copy of its body.
 
@@ -719,6 +738,7 @@ def inline(module: Module, func_name, loc: Loc | None):
                             f"{name} once")
 
     def do(caller, call):
+        _check_inline_streams(module, caller, call, loc)
         n = counter.get(call.callee, 0)
         counter[call.callee] = n + 1
         if call.callee not in inlined:
@@ -767,6 +787,7 @@ class _Effects:
     def __init__(self, stmts: list):
         self.rb, self.wb, self.rv, self.wv = set(), set(), set(), set()
         self.calls = False
+        self.streams = False  # puts/gets: their order is observable
         for s in walk_stmts(stmts):
             for e in stmt_exprs(s):
                 for x in walk_exprs(e):
@@ -796,6 +817,8 @@ class _Effects:
                 for a in s.values:
                     if isinstance(a, BufRef):
                         self.rb.add(a.buf)
+            elif isinstance(s, (StreamPut, StreamGet)):
+                self.streams = True
 
 
 def _same_expr(a, b, varmap: dict) -> bool:
@@ -880,6 +903,10 @@ def compute_at(module: Module, from_axis, target_axis, loc: Loc | None):
     if prod.calls or cons.calls:
         raise AlloError("compute_at: the producer or the consumer calls a function", loc,
                         "inline the callees first (s.inline()) so their accesses can be checked")
+    if prod.streams or cons.streams:
+        raise AlloError("compute_at: the producer or the consumer puts into or gets from a "
+                        "stream; interleaving them would change the order of the FIFO accesses",
+                        loc, "fuse loop nests without stream accesses only")
     bad = (between.wb | between.rb) & prod.wb | between.wb & prod.rb
     badv = (between.wv | between.rv) & prod.wv | between.wv & prod.rv
     if bad or badv:

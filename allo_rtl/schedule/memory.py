@@ -38,7 +38,8 @@ import numpy as np
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
     Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
-    Module, Return, Store, Var, While, stmt_exprs, walk_exprs, walk_stmts,
+    Module, Return, Store, StreamDecl, StreamGet, StreamPut, Var, While, stmt_exprs, walk_exprs,
+    walk_stmts,
 )
 from ..ir.printer import print_expr
 from ..ir.types import Index, UInt, is_int
@@ -221,11 +222,21 @@ def _loads(body: list, buf: str) -> list:
     return [e for e in _all_exprs(body) if isinstance(e, Load) and e.buf == buf]
 
 
+def _block_stream_uses(s, name: str) -> list:
+    """``s`` when it puts buffer ``name`` into a stream or gets a block into it (a use of the
+    whole array)."""
+    if isinstance(s, StreamPut) and isinstance(s.value, BufRef) and s.value.buf == name:
+        return [s]
+    return [s] if isinstance(s, StreamGet) and s.dst == name else []
+
+
 def _names(f: Function) -> set:
     out = {p.name for p in f.params}
     for s in walk_stmts(f.body):
-        if isinstance(s, (Decl, Assign)):
+        if isinstance(s, (Decl, Assign, StreamDecl)):
             out.add(s.name)
+        elif isinstance(s, StreamGet) and s.dst is not None:
+            out.add(s.dst)
         elif isinstance(s, For):
             out.update((s.var, s.name))
         elif isinstance(s, CallStmt):
@@ -1014,6 +1025,7 @@ def buffer_at(module: Module, target, axis, loc: Loc | None):
             uses = [a for a in s.values if isinstance(a, BufRef) and a.buf == name]
         elif isinstance(s, Decl) and isinstance(s.init, BufRef) and s.init.buf == name:
             uses = [s.init]
+        uses += _block_stream_uses(s, name)
         if uses:
             raise AlloError(f"{prim}: {name} is used as a whole array inside loop {axis_name!r} "
                             "(passed to a call, returned or copied); only element accesses "
@@ -1144,6 +1156,7 @@ def reuse_at(module: Module, target, axis, loc: Loc | None):
         elif isinstance(s, (Return, Decl)):
             vals = s.values if isinstance(s, Return) else [s.init]
             refs = [a for a in vals if isinstance(a, BufRef) and a.buf == name]
+        refs += _block_stream_uses(s, name)
         if refs:
             raise AlloError(f"{prim}: {name} is used as a whole array inside loop "
                             f"{axis_name!r}; only element reads can be reused", loc,

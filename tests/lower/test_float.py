@@ -136,7 +136,7 @@ def test_float_accumulation_pipelines_at_adder_latency_and_partial_sums_reach_ii
         return s
 
     A, B = rng.standard_normal((2, N)).astype(np.float32)
-    lat = FPAdd().latency
+    lat = FPAdd.DEFAULT_LATENCY
     s1 = allo.customize(dot)
     s1.pipeline("i")
     with pytest.warns(AlloWarning, match=f"achieved II={lat}: recurrence through 's'"):
