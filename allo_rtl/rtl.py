@@ -117,6 +117,18 @@ class RTLModule:
     def component(self):
         return self.design.component()
 
+    def synth(self, device: str = "ecp5-85k", **kwargs):
+        """Synthesize this design's Verilog (Yosys; on ECP5 also nextpnr place & route) and
+        return an :class:`allo_rtl.synth.SynthReport`: LUT/FF/carry/DSP/BRAM per module and
+        in total, Fmax and the critical path. ``device``: ``ecp5-85k``, ``xc7`` or
+        ``ice40-up5k``; keyword options as :func:`allo_rtl.synth.synthesize` (``pnr``,
+        ``seed``, ``cache_dir``, ``progress``, ...). Cached by Verilog hash."""
+        from .synth import synthesize
+
+        if "progress" not in kwargs and self._progress is not None:
+            kwargs["progress"] = self._progress
+        return synthesize(self.verilog, self.spec.top, device, **kwargs)
+
     def compile(self):
         """Compile the simulation executable now (otherwise done at the first call)."""
         if self._build is None:

@@ -122,6 +122,28 @@ def _schedule(design, size, reps: int = 1):
     return design.schedule(size, **kw)
 
 
+def schedule_text(s) -> str:
+    """The customizations applied to schedule ``s``, e.g. ``reorder(k, j) + pipeline(j)``
+    (``-`` for none)."""
+    def arg(a):
+        if isinstance(a, (list, tuple)):
+            return ", ".join(arg(x) for x in a)
+        return getattr(a, "loop", None) or getattr(a, "name", None) or str(a)
+
+    defaults = {"initiation_interval": 1, "rewind": False}
+    kinds = {0: "Complete", 1: "Block", 2: "Cyclic"}  # allo_rtl.Partition
+    parts = []
+    for prim, args, kwargs in s.primitive_sequences:
+        items = [arg(a) for a in args]
+        for k, v in kwargs.items():
+            if k == "partition_type":
+                items.append(kinds.get(v, str(v)))
+            elif defaults.get(k, object()) != v:
+                items.append(f"{k}={arg(v)}")
+        parts.append(f"{prim}({', '.join(items)})")
+    return " + ".join(parts) or "-"
+
+
 def _ideal(design, size) -> int:
     if hasattr(design, "ideal_cycles"):
         return int(design.ideal_cycles(size) if size is not None else design.ideal_cycles())
@@ -264,6 +286,7 @@ class DesignRow:
     warm_s: float | None = None
     warm_cached: bool | None = None
     synth: dict | None = None
+    schedule: str = "-"  # the customizations applied (schedule_text)
 
 
 def bench_design(design, *, full: bool = False, rate_cycles: int = DEFAULT_RATE_CYCLES, rate_runs: int = 3,
@@ -288,6 +311,7 @@ def bench_design(design, *, full: bool = False, rate_cycles: int = DEFAULT_RATE_
         row.lower_s = time.perf_counter() - t0
         row.lower_detail = {k: round(v, 4) for k, v in mod.design.seconds.items()}
         row.top = s.top_func_name
+        row.schedule = schedule_text(s)
         row.ii = _ii_text(mod.design)
         say("Verilator build ...")
         nb = mod.compile()
@@ -401,7 +425,7 @@ def _size_text(size) -> str:
     return "-" if size is None else str(size)
 
 
-COLUMNS = ["design", "size", "II req/got", "cycles", "ideal", "eff", "lower s", "build s", "sim Mcyc/s",
+COLUMNS = ["design", "schedule", "size", "II req/got", "cycles", "ideal", "eff", "lower s", "build s", "sim Mcyc/s",
            "native Mcyc/s", "ratio", "warm s", "RTL=interp"]
 SYNTH_COLUMNS = ["LUT", "FF", "DSP", "BRAM", "Fmax MHz", "µs @Fmax"]
 
@@ -412,7 +436,7 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
     body = []
     for r in rows:
         build = "-" if r.build_s is None else f"{r.build_s:.2f} {'cached' if r.build_cached else 'cold'}"
-        cells = [r.design, _size_text(r.size), r.ii, _f(r.cycles, ","), _f(r.ideal_cycles, ","), _f(r.efficiency, ".3f"),
+        cells = [r.design, r.schedule, _size_text(r.size), r.ii, _f(r.cycles, ","), _f(r.ideal_cycles, ","), _f(r.efficiency, ".3f"),
                  _f(r.lower_s, ".2f"), build, _f(r.sim_rate and r.sim_rate / 1e6, ".1f"),
                  _f(r.native_rate and r.native_rate / 1e6, ".1f"), _f(r.rate_ratio, ".2f"), _f(r.warm_s, ".2f"),
                  r.check]
@@ -421,7 +445,7 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
             cells += [_f(sy.get("LUT"), ","), _f(sy.get("FF"), ","), _f(sy.get("DSP"), "d"),
                       _f(sy.get("BRAM"), "d"), _f(sy.get("fmax_mhz"), ".1f"), _f(sy.get("latency_us"), ".1f")]
         body.append(cells)
-    out = markdown_table(head, body, right=set(range(1, len(COLUMNS) - 1)) | set(range(len(COLUMNS), len(head))))
+    out = markdown_table(head, body, right=set(range(2, len(COLUMNS) - 1)) | set(range(len(COLUMNS), len(head))))
     notes = []
     for r in rows:
         if r.rate_reps:
@@ -446,6 +470,36 @@ def format_table(rows: list[DesignRow], synth: bool = False) -> str:
                "(goal < 1.5 s).")
     out += notes
     return "\n".join(out)
+
+
+def plot_cycles(rows: list[DesignRow], path) -> None:
+    """A bar chart of measured vs ideal cycles per design (log scale) written to ``path``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("bench --plot needs matplotlib: pip install 'allo_rtl[plot]' "
+                         "(or pip install matplotlib)") from None
+    rows = [r for r in rows if r.cycles]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4))
+    ax.bar(x - 0.2, [r.cycles for r in rows], 0.4, label="measured")
+    ax.bar(x + 0.2, [r.ideal_cycles or 0 for r in rows], 0.4, label="ideal")
+    for i, r in enumerate(rows):
+        if r.efficiency:
+            ax.annotate(f"{r.efficiency:.2f}", (i - 0.2, r.cycles), ha="center", va="bottom",
+                        fontsize=8)
+    ax.set_xticks(x, [r.design for r in rows], rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("cycles")
+    ax.set_title("allo_rtl bench: measured vs ideal cycles (labels: efficiency)")
+    ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- command line
@@ -475,6 +529,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "current directory, or in -o DIR)")
     p.add_argument("-o", "--output", metavar="DIR", help="directory for bench.json")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
+    p.add_argument("--plot", nargs="?", const="bench.png", metavar="PNG",
+                   help="also draw measured vs ideal cycles per design into PNG (default bench.png, "
+                   "in -o DIR if given; needs matplotlib: pip install 'allo_rtl[plot]')")
     p.add_argument("--units", action="store_true", help="instead of the designs: synthesize every "
                    "arithmetic unit (primitives/float, primitives/int) per format and latency and print "
                    "LUT/FF/DSP/Fmax on --device (see allo_rtl/bench/units.py; JSON to units.json)")
@@ -525,4 +582,9 @@ def main(args: argparse.Namespace) -> int:
     }
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     print(f"results: {path}")
+    if args.plot:
+        png = Path(args.plot) if args.output is None or os.path.isabs(args.plot) else \
+            Path(args.output) / args.plot
+        plot_cycles(rows, png)
+        print(f"plot: {png}")
     return 0 if rows and all(r.check == "PASS" for r in rows) else 1

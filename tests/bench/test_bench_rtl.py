@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 
+import allo_rtl as allo
 from allo_rtl.bench import rtl as bench
 from allo_rtl.cli import main
 
@@ -108,3 +109,20 @@ def test_help_lists_every_option(capsys):
     for opt in ("--full", "--synth", "--device", "--rate-cycles", "--cold", "--cache-dir", "--seed", "--json",
                 "--output", "--quiet", "--rate-runs", "DESIGN"):
         assert opt in out, opt
+
+
+def test_schedule_column_names_the_customizations():
+    assert bench.schedule_text(bench.load_design("vadd").schedule()) == "-"
+    s = bench.load_design("stencil_reuse").schedule()
+    assert bench.schedule_text(s) == "reuse_at(A, i) + reuse_at(A_reuse_i, j) + pipeline(j)"
+    s = bench.load_design("gemm_pipelined").schedule()
+    s.partition(s.A, partition_type=allo.Partition.Cyclic, dim=2, factor=2)
+    assert bench.schedule_text(s).endswith("+ partition(A, Cyclic, dim=2, factor=2)")
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [bench.DesignRow("a", 8, "a", "PASS", cycles=100, ideal_cycles=50, efficiency=0.5),
+            bench.DesignRow("b", 8, "b", "PASS", cycles=1000, ideal_cycles=900, efficiency=0.9)]
+    bench.plot_cycles(rows, tmp_path / "b.png")
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -289,3 +289,22 @@ def test_port_register_wrapper():
     assert y2["DI"] == [dut["connections"]["y"][2]] and y2["Q"] == [wrap["ports"]["y"]["bits"][2]]
     # no clock port: nothing to wrap
     assert flow._add_port_wrapper(netlist, "k", "clock") is None
+
+
+@pytest.mark.rtl
+def test_rtl_module_synth_library_api(tmp_path):
+    """``mod.synth(device=...)``: the same figures as the report command, as a dataclass."""
+    import allo_rtl as allo
+    from allo_rtl.ir.types import int32
+
+    def vadd(A: int32[16], B: int32[16]) -> int32[16]:
+        C: int32[16]
+        for i in range(16):
+            C[i] = A[i] + B[i]
+        return C
+
+    mod = allo.customize(vadd).build()
+    rep = mod.synth(device="ice40-up5k", cache_dir=tmp_path)
+    assert isinstance(rep, SynthReport) and rep.device == "ice40-up5k"
+    assert rep.total["LUT"] > 0 and rep.total["FF"] > 0 and rep.fmax_mhz is None
+    assert rep.top == mod.spec.top
