@@ -133,6 +133,7 @@ class LoweredFunction:
                 # e.g. the variable of an unrolled loop (no For left to declare it)
                 self.var_types.setdefault(s.name, s.value.type)
         self._check_types(f)
+        self.loop_bits = _loop_counter_bits(f)
         self.blocks = build_cfg(f, self.var_types)
         self.scheds = _reachable_scheds([schedule_pipeline(b, self) if b.pipe else
                                          schedule_block(b, self) for b in self.blocks])
@@ -296,7 +297,7 @@ class _Emitter:
                 en = _or_tree(c for c, _ in entries)
                 val = entries[0][1] if len(entries) == 1 else _or_mux(entries)
                 with m.If(en):
-                    m.d.sync += sig.eq(val)
+                    m.d.sync += self.narrow.get(id(sig), sig).eq(val)
             elif len(entries) == 1 and id(sig) in self.data:
                 m.d.comb += sig.eq(entries[0][1])  # only read while its enable is on
             else:
@@ -312,8 +313,20 @@ class _Emitter:
         self.is_state = {}
         self.transitions = []  # (condition, target state), mutually exclusive
         self.regs = {}
+        self.narrow = {}  # id(register view) -> the narrower register behind it
         for v, t in lf.var_types.items():
-            self.regs[v] = Signal(ops.shape_of(t), name=f"v_{v}".replace("%", "t_"))
+            name = f"v_{v}".replace("%", "t_")
+            bits = lf.loop_bits.get(v)
+            if bits is None:
+                self.regs[v] = Signal(ops.shape_of(t), name=name)
+                continue
+            # a counter needs only the bits of its largest value; the datapath reads it
+            # zero-extended to the index type (a 32-bit counter is a long carry chain)
+            q = Signal(bits, name=name)
+            view = Signal(ops.shape_of(t), name=f"{name}_x")
+            self.m.d.comb += view.eq(q)
+            self.regs[v] = view
+            self.narrow[id(view)] = q
         self.handles = {}
         for name, b in lf.bufs.items():
             if b.kind in ("param", "ret"):
@@ -679,6 +692,34 @@ class _Emitter:
             self.drive(self.regs[o], fin, ops.fit(port, lf.var_types[o]), sync=True)
         tgt = lf.block_state[leaf.target.id]
         self.goto(fin, tgt)
+
+
+def _loop_counter_bits(f: Function) -> dict:
+    """Loop variables whose values provably stay in ``0 .. 2**bits - 1``: -> bits. A loop
+    ``for v in range(lb, ub, step)`` with constant bounds, ``lb >= 0``, takes values up to
+    its exit value ``lb + step * trip``; other assignments to ``v`` (unrolled copies) must
+    be constants in that range, and ``v`` must be the variable of that one loop only."""
+    loops: dict = {}
+    for s in walk_stmts(f.body):
+        if isinstance(s, For):
+            loops.setdefault(s.var, []).append(s)
+    out = {}
+    for v, fs in loops.items():
+        if len(fs) != 1:
+            continue
+        lp = fs[0]
+        if not (isinstance(lp.lb, IRConst) and isinstance(lp.ub, IRConst) and lp.lb.value >= 0
+                and lp.step > 0):
+            continue
+        trip = len(range(lp.lb.value, lp.ub.value, lp.step))
+        hi = max(lp.lb.value + lp.step * trip, lp.ub.value)
+        ok = True
+        for s in walk_stmts(f.body):
+            if isinstance(s, Assign) and s.name == v:
+                ok = ok and isinstance(s.value, IRConst) and 0 <= s.value.value <= hi
+        if ok:
+            out[v] = max(1, hi.bit_length())
+    return out
 
 
 def lower_functions(module: IRModule) -> dict:
