@@ -43,6 +43,8 @@ def _design_schedule(args):
 
     path = args.file or DEFAULT_DESIGN
     mod, fn = _load_design(path, args.top)
+    if getattr(args, "clock_mhz", None) is None:  # the design's own target clock, if any
+        args.clock_mhz = getattr(mod, "CLOCK_MHZ", None)
     return path, (mod.schedule() if (not args.top and hasattr(mod, "schedule")) else customize(fn))
 
 
@@ -51,8 +53,8 @@ def _add_design_arguments(p) -> None:
     p.add_argument("--top", help="name of the top kernel function in FILE")
     p.add_argument("-o", "--output", default="out", help="output directory (default: ./out)")
     p.add_argument("--clock-mhz", type=float, default=None,
-                   help="target clock the schedulers budget for (default 120 MHz; e.g. 180 "
-                        "for int8 datapaths)")
+                   help="target clock the schedulers budget for (default: the file's CLOCK_MHZ "
+                        "if it defines one, else 120 MHz; e.g. 180 for int8 datapaths)")
 
 
 def _random_inputs(func, rng):

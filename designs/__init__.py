@@ -19,4 +19,7 @@ Every design module follows one convention (``designs/gemm.py`` is the model):
   loop overheads are not counted (efficiency = ideal / measured cycles).
 * ``make_inputs(rng, size=None)``: a tuple of arguments for the top kernel
   (numpy arrays/scalars), drawn from the ``numpy.random.Generator`` ``rng``.
+* optional ``CLOCK_MHZ``: the target clock the design is built for (``bench``,
+  ``build`` and ``report`` pass it as ``clock_mhz``; default 120 MHz; the
+  command line's ``--clock-mhz`` overrides it).
 """

@@ -26,14 +26,16 @@ def gemm(A: int32[M, K], B: int32[K, N]) -> int32[M, N]:
 TOP = gemm
 
 
-def kernel(size: int = SIZE, reps: int = 1):
-    """The GEMM kernel for ``size`` x ``size`` matrices, its loop nest run ``reps`` times."""
-    if size == SIZE and reps == 1:
+def kernel(size: int = SIZE, reps: int = 1, dtype=int32):
+    """The GEMM kernel for ``size`` x ``size`` matrices of ``dtype``, its loop nest run
+    ``reps`` times."""
+    if size == SIZE and reps == 1 and dtype is int32:
         return gemm
     m = n = k_ = size
+    T = dtype
 
-    def gemm_n(A: int32[m, k_], B: int32[k_, n]) -> int32[m, n]:
-        C: int32[m, n] = 0
+    def gemm_n(A: T[m, k_], B: T[k_, n]) -> T[m, n]:
+        C: T[m, n] = 0
         for r in range(reps):
             for i, j, k in allo.grid(m, n, k_, name="C"):
                 C[i, j] += A[i, k] * B[k, j]

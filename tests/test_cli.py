@@ -32,3 +32,17 @@ def test_report_synthesizes_and_reports_fmax(tmp_path, capsys):
     assert "Fmax" in out and "vadd_top.kernel" in out
     rep = json.loads((tmp_path / "vadd.ecp5-85k.synth.json").read_text())
     assert rep["fmax_mhz"] > 0 and rep["total"]["BRAM"] >= 1
+
+
+@pytest.mark.rtl
+def test_design_clock_is_used_unless_overridden(tmp_path):
+    """designs/gemm_int8.py sets CLOCK_MHZ = 180: loads take 3 cycles (RAM inputs
+    registered), so the same kernel takes more cycles than at the default clock."""
+    runs = {}
+    for extra in ([], ["--clock-mhz", "120"]):
+        out = tmp_path / ("default" if not extra else "120")
+        assert main(["build", "designs/gemm_int8.py", "--sim", "-o", str(out), *extra]) == 0
+        rep = json.loads((out / "gemm_n.report.json").read_text())
+        assert rep["simulation"]["result"] == "PASS"
+        runs[bool(extra)] = rep["simulation"]["cycles"]
+    assert runs[False] == 33_042 and runs[True] < runs[False]

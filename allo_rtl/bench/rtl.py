@@ -302,7 +302,8 @@ def bench_design(design, *, full: bool = False, rate_cycles: int = DEFAULT_RATE_
     say = (lambda m: progress(f"{name}: {m}")) if progress else (lambda m: None)
     size = _size(design, full)
     row = DesignRow(name, size)
-    build_kw = {"cache_dir": cache_dir, "progress": tool_progress}
+    build_kw = {"cache_dir": cache_dir, "progress": tool_progress,
+                "clock_mhz": getattr(design, "CLOCK_MHZ", None)}
     try:
         say(f"lowering (size {size}) ...")
         t0 = time.perf_counter()
