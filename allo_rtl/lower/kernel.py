@@ -384,7 +384,7 @@ class _Emitter:
     def read_data(self, buf: str):
         """The registered read data of memory ``buf`` (one register per memory)."""
         h = self.handles[buf]
-        if getattr(h, "rq", None) is None:
+        if h.rq is None:
             h.rq = Signal(len(h.rdata), name=f"rdata_{buf}".replace("%", "t_"))
             self.m.d.sync += h.rq.eq(h.rdata)
         return h.rq
@@ -700,9 +700,12 @@ def _loop_counter_bits(f: Function) -> dict:
     its exit value ``lb + step * trip``; other assignments to ``v`` (unrolled copies) must
     be constants in that range, and ``v`` must be the variable of that one loop only."""
     loops: dict = {}
+    assigned: dict = {}  # variable -> the values assigned to it outside its For
     for s in walk_stmts(f.body):
         if isinstance(s, For):
             loops.setdefault(s.var, []).append(s)
+        elif isinstance(s, Assign):
+            assigned.setdefault(s.name, []).append(s.value)
     out = {}
     for v, fs in loops.items():
         if len(fs) != 1:
@@ -713,11 +716,7 @@ def _loop_counter_bits(f: Function) -> dict:
             continue
         trip = len(range(lp.lb.value, lp.ub.value, lp.step))
         hi = max(lp.lb.value + lp.step * trip, lp.ub.value)
-        ok = True
-        for s in walk_stmts(f.body):
-            if isinstance(s, Assign) and s.name == v:
-                ok = ok and isinstance(s.value, IRConst) and 0 <= s.value.value <= hi
-        if ok:
+        if all(isinstance(x, IRConst) and 0 <= x.value <= hi for x in assigned.get(v, [])):
             out[v] = max(1, hi.bit_length())
     return out
 

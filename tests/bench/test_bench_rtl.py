@@ -121,7 +121,6 @@ def test_schedule_column_names_the_customizations():
 
 
 def test_plot_writes_a_png(tmp_path):
-    pytest.importorskip("matplotlib")
     rows = [bench.DesignRow("a", 8, "a", "PASS", cycles=100, ideal_cycles=50, efficiency=0.5),
             bench.DesignRow("b", 8, "b", "PASS", cycles=1000, ideal_cycles=900, efficiency=0.9)]
     bench.plot_cycles(rows, tmp_path / "b.png")
