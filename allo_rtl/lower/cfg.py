@@ -1,8 +1,8 @@
 """Control-flow graph of a prepared kernel function.
 
 A function body becomes basic blocks. A block holds straight-line statements
-(``Assign``, ``Store``, and ``If`` statements simple enough to be predicated:
-if-conversion) and ends in a *terminator tree*::
+(``Assign``, ``Store``, stream ``put``/``get``, and ``If`` statements simple
+enough to be predicated: if-conversion) and ends in a *terminator tree*::
 
     Term = Goto(block) | Branch(cond, Term, Term) | Seq(stmts, Term)
          | Ret(values) | Call(CallStmt, Goto(next))
@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..ir.nodes import (Assign, BinOp, CallStmt, Cast, Const, Decl, Expr, For, Function, If,
-                        Load, Return, Store, Var, While, walk_exprs, walk_stmts)
+                        Load, Return, Store, StreamDecl, StreamGet, StreamPut, Var, While,
+                        walk_exprs, walk_stmts)
 from ..ir.transform import assigned_vars
 from ..ir.types import UInt
 
@@ -104,11 +105,12 @@ def term_leaves(t):
 
 
 def _convertible(s: If) -> bool:
-    """An If whose branches only assign scalars / store: predicated instead of branched."""
+    """An If whose branches only assign scalars / store / put or get stream elements:
+    predicated instead of branched."""
     for x in walk_stmts(s.then + s.orelse):
         if isinstance(x, Decl) and x.shape:
             return False
-        if not isinstance(x, (Assign, Store, If, Decl)):
+        if not isinstance(x, (Assign, Store, If, Decl, StreamPut, StreamGet)):
             return False
     return True
 
@@ -140,9 +142,11 @@ class _Builder:
                 init = s.init if s.init is not None else Const(0, s.type)
                 self.cur.stmts.append(Assign(s.name, init, loc=s.loc))
             return
-        if isinstance(s, (Assign, Store)):
-            self.cur.stmts.append(s)
+        if isinstance(s, (Assign, Store, StreamPut, StreamGet)):
+            self.cur.stmts.append(s)  # stream ops are scheduled like memory accesses
             return
+        if isinstance(s, StreamDecl):
+            return  # a FIFO of the component (lower/kernel.py), not a statement
         if isinstance(s, If):
             if _convertible(s):
                 self.cur.stmts.append(s)

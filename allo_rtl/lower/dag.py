@@ -21,6 +21,9 @@ while they are created:
   address never share a cycle);
 * a load of the address the block last stored to (unconditionally) uses the
   stored value instead of reading the memory (store-to-load forwarding);
+* a stream ``put``/``get`` takes its stream's write/read side for the cycle (one
+  element per stream per cycle, program order per stream; a get after a put in
+  program order is strictly later); a got element is available in its cycle;
 * scalar variables are registers written in the block's last cycle ``L``; reads
   later in the same block use the new value directly (forwarding).
 
@@ -37,21 +40,21 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import AlloError
-from ..ir.nodes import (Assign, BinOp, BufRef, Const, Decl, If, Load, Select, Store, UnOp, Var,
-                        expr_children)
+from ..ir.nodes import (Assign, BinOp, BufRef, Const, Decl, If, Load, Select, Store, StreamGet,
+                        StreamPut, StreamRef, UnOp, Var, expr_children)
 from ..ir.types import Index, UInt
 from . import ops
 from .cfg import Branch, Call, Goto, Ret, Seq
 from .units import IntDivider, unit_for
 
-__all__ = ["Node", "BlockSchedule", "schedule_block", "StoreOp", "Leaf"]
+__all__ = ["Node", "BlockSchedule", "schedule_block", "StoreOp", "StreamOp", "Leaf"]
 
 _BOOL = UInt(1)
 
 
 @dataclass(eq=False)
 class Node:
-    kind: str  # const | reg | op | addr | load | unit
+    kind: str  # const | reg | op | addr | load | unit | sget
     type: Any
     args: tuple = ()
     ir: Any = None  # op: the IR expression (its fields give the operator)
@@ -75,6 +78,19 @@ class StoreOp:
 
 
 @dataclass(eq=False)
+class StreamOp:
+    """A ``put`` (``node``: the value) or ``get`` (``node``: the element read, kind
+    ``sget``) on stream ``stream`` in ``cycle``. The kernel freezes while it cannot
+    complete (lower/kernel.py)."""
+
+    kind: str  # put | get
+    stream: str
+    node: Node
+    pred: Optional[Node]
+    cycle: int
+
+
+@dataclass(eq=False)
 class Leaf:
     """A terminator leaf: ``kind`` goto | ret | call, with its path condition nodes."""
 
@@ -95,6 +111,7 @@ class BlockSchedule:
     writes: dict  # var -> node (register value at the end of the block)
     leaves: list
     length: int  # number of cycles (states): last cycle L = length - 1
+    sops: list = field(default_factory=list)  # StreamOp, in program order
 
 
 class _Sched:
@@ -115,6 +132,11 @@ class _Sched:
         self.fwd: dict = {}  # buf -> (address node, value node) of its last store
         self.leaves: list = []
         self.sinks: list = []
+        self.sops: list = []
+        self.gbusy: dict = {}  # stream -> cycles with a get (one element per cycle)
+        self.pbusy: dict = {}
+        self.last_sop: dict = {}  # (kind, stream) -> cycle of the last op
+        self.last_put = -1  # cycle of the last put into any stream
 
     # ------------------------------------------------------------ nodes
 
@@ -320,6 +342,8 @@ class _Sched:
                 self.stmt(Assign(s.name, init, loc=s.loc), pred)
         elif isinstance(s, Store):
             self.store(s, pred)
+        elif isinstance(s, (StreamGet, StreamPut)):
+            self.stream_op(s, pred)
         elif isinstance(s, If):
             c = self.expr(s.cond)
             c = c if c.type == _BOOL else self.op(
@@ -360,6 +384,31 @@ class _Sched:
         # store-to-load forwarding (unconditional stores only)
         self.fwd[s.buf] = (a, v) if pred is None else None
         self.stores.append(StoreOp(s.buf, a, v, pred, c, self.access_info(s.index)))
+
+    def stream_op(self, s, pred):
+        """A put or get: one per stream per cycle, in program order per stream; a get is
+        strictly later than every earlier put (the element it waits for may come back
+        through other kernels from that put), a put may share a get's cycle."""
+        kind = "put" if isinstance(s, StreamPut) else "get"
+        v = self.expr(s.value) if kind == "put" else None
+        c, t = self.avail((v, pred))
+        if kind == "put" and not ops.fits_mem(t) and t > 0:
+            c += 1
+        c = max(c, self.last_sop.get((kind, s.stream), -1) + 1)
+        if kind == "get":
+            c = max(c, self.last_put + 1)
+        c = self.claim(self.pbusy if kind == "put" else self.gbusy, s.stream, c)
+        self.last_sop[(kind, s.stream)] = c
+        if kind == "put":
+            self.last_put = max(self.last_put, c)
+            self.sops.append(StreamOp("put", s.stream, v, pred, c))
+            return
+        n = self.add(Node("sget", self.fn.stream_elem(s.stream), value=s.stream, cycle=c, ready=c,
+                          t=ops.MEM_CLK_TO_OUT))
+        self.sops.append(StreamOp("get", s.stream, n, pred, c))
+        if s.dst is not None:
+            self.written.add(s.dst)
+            self.env[s.dst] = n
 
     # ------------------------------------------------------------ terminator
 
@@ -404,6 +453,8 @@ class _Sched:
                         args.append(self.addr(a.buf, full))
                     else:
                         args.append(None)
+                elif isinstance(a, StreamRef):
+                    args.append(None)  # connected during the call (lower/kernel.py)
                 else:
                     args.append(self.expr(a))
             self.sinks += [a for a in args if a is not None]
@@ -426,6 +477,8 @@ class _Sched:
             last = max(last, s.cycle)
         for n in self.loads:
             last = max(last, n.cycle)
+        for so in self.sops:
+            last = max(last, so.cycle)
         # consumers: record the latest cycle each node is needed
         for n in self.nodes:
             for a in n.args:
@@ -435,13 +488,17 @@ class _Sched:
             for a in (s.addr, s.value, s.pred):
                 if a is not None:
                     a.last_use = max(a.last_use, s.cycle)
+        for so in self.sops:
+            for a in (so.node if so.kind == "put" else None, so.pred):
+                if a is not None:
+                    a.last_use = max(a.last_use, so.cycle)
         for n in list(writes.values()) + self.sinks:
             n.last_use = max(n.last_use, last)
         for leaf in self.leaves:
             for c, _ in leaf.path:
                 c.last_use = max(c.last_use, last)
         return BlockSchedule(self.block, self.nodes, self.stores, self.loads, writes,
-                             self.leaves, last + 1)
+                             self.leaves, last + 1, self.sops)
 
 
 def _fold(ir, vals):

@@ -36,14 +36,15 @@ import warnings
 from functools import reduce
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal, unsigned
+from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
 from ..errors import AlloError, AlloWarning
-from ..ir.nodes import (Assign, BufRef, Const as IRConst, Decl, For, Function, Module as IRModule,
-                        Var, walk_stmts)
+from ..ir.nodes import (Assign, BufRef, CallStmt, Const as IRConst, Decl, For, Function,
+                        Module as IRModule, StreamDecl, StreamRef, Var, walk_stmts)
+from ..ir.streams import stream_accesses
 from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
@@ -54,7 +55,7 @@ from .prepare import ret_name
 __all__ = ["MemPortSignature", "KernelComponent", "LoweredFunction", "lower_functions",
            "addr_width"]
 
-RESERVED = {"start", "done", "clk", "rst"}
+RESERVED = {"start", "done", "clk", "rst", "hold"}
 
 #: attributes of every memory: Yosys maps it to block RAM without the logic that emulates
 #: read-old-data on a same-cycle read/write collision (the schedulers never issue one)
@@ -102,7 +103,8 @@ class LoweredFunction:
     """Everything about one function that does not depend on the instance: its blocks,
     schedules, state numbering, and component signature."""
 
-    def __init__(self, f: Function, funcs: dict):
+    def __init__(self, f: Function, funcs: dict, stream_dirs: dict | None = None,
+                 in_region: bool = False):
         self.f = f
         self.name = f.name
         self.funcs = funcs  # already-lowered callees
@@ -110,8 +112,15 @@ class LoweredFunction:
         self.mem_input_regs = ops.mem_input_regs()
         self.var_types: dict = {}
         self.bufs: dict = {}
+        self.streams: dict = {}  # stream parameters and local streams -> Stream type
+        self.local_streams: dict = {}
+        self.stream_dirs = dict(stream_dirs or {})  # Stream parameter -> "put" | "get"
+        # a kernel of a dataflow region: a `hold` input freezes it (memory arbitration)
+        self.holdable = in_region
         for p in f.params:
-            if p.is_tensor:
+            if p.is_stream:
+                self.streams[p.name] = p.type
+            elif p.is_tensor:
                 self.bufs[p.name] = BufInfo(p.name, p.shape, p.type, "param")
             else:
                 self.var_types[p.name] = p.type
@@ -119,7 +128,9 @@ class LoweredFunction:
             if r.is_tensor:
                 self.bufs[ret_name(k)] = BufInfo(ret_name(k), r.shape, r.type, "ret")
         for s in walk_stmts(f.body):
-            if isinstance(s, Decl):
+            if isinstance(s, StreamDecl):
+                self.streams[s.name] = self.local_streams[s.name] = s.type
+            elif isinstance(s, Decl):
                 if s.shape:
                     if s.name not in self.bufs:
                         kind = "rom" if s.const else "local"
@@ -156,12 +167,22 @@ class LoweredFunction:
                     self.calls.append((s, leaf, n))
                     n += 1
         self.nstates = n
+        # stream operations that can block, or a hold input: the kernel can freeze
+        self.freezable = self.holdable or any(s.sops for s in self.scheds)
         self.signature = self._signature()
+
+    def component(self) -> "KernelComponent":
+        """A new instance of this function's hardware."""
+        return KernelComponent(self)
 
     # -- used by the block scheduler
     def buf_info(self, buf: str):
         b = self.bufs[buf]
         return b.shape, b.type, b.aw
+
+    def stream_elem(self, name: str):
+        """The element type of stream ``name`` (a parameter or a local stream)."""
+        return self.streams[name].dtype
 
     def _check_types(self, f):
         for name, t in list(self.var_types.items()) + [(b.name, b.type) for b in self.bufs.values()]:
@@ -178,8 +199,14 @@ class LoweredFunction:
 
     def _signature(self):
         members = {"start": In(1), "done": Out(1)}
+        if self.holdable:
+            members["hold"] = In(1)
         for p in self.f.params:
-            if p.is_tensor:
+            if p.is_stream:
+                sig = stream.Signature(unsigned(p.type.bits))
+                put = self.stream_dirs.get(p.name) == "put"
+                members[port_name(p.name)] = Out(sig) if put else In(sig)
+            elif p.is_tensor:
                 b = self.bufs[p.name]
                 members[port_name(p.name)] = Out(MemPortSignature(b.aw, p.type.bits))
             else:
@@ -222,7 +249,13 @@ class KernelComponent(wiring.Component):
         return self._lowered
 
     def elaborate(self, platform):
-        return _Emitter(self._lowered, self).build()
+        em = _Emitter(self._lowered, self)
+        m = em.build()
+        if em.frz is None:
+            return m
+        # a frozen cycle does not happen: every register, memory port and unit inside
+        # (callees included) keeps its state; the outputs are gated in _Emitter
+        return EnableInserter({"sync": ~em.frz})(m)
 
 
 def register_inputs(m: Module, ports: list, prefix: str) -> list:
@@ -248,6 +281,8 @@ class _Handle:
 def _or_tree(vals):
     """Balanced OR (a left-deep chain would be slow logic and deep recursion in Amaranth)."""
     vals = list(vals)
+    if not vals:
+        return Const(0)
     while len(vals) > 1:
         vals = [vals[i] | vals[i + 1] if i + 1 < len(vals) else vals[i]
                 for i in range(0, len(vals), 2)]
@@ -269,6 +304,10 @@ class _Emitter:
         self.order: list = []  # signals in first-driven order (deterministic output)
         self.offsets: dict = {}  # call index -> subview offset register per parameter
         self.data: set = set()  # ids of address/data port signals (need no gating)
+        self.frz = None  # freeze: this cycle does not happen (stream stall or hold)
+        self.stalls: list = []  # conditions under which a stream operation cannot complete
+        self.sput: dict = {}  # stream -> (valid, ready, payload) of the side the kernel writes
+        self.sget: dict = {}  # stream -> (valid, ready, payload) of the side it reads
 
     # -------------------------------------------------------------- drivers
 
@@ -328,12 +367,24 @@ class _Emitter:
             self.regs[v] = view
             self.narrow[id(view)] = q
         self.handles = {}
+        if lf.freezable:
+            self.own = Signal(name="stall")  # a stream operation of this kernel waits
+            self.frz = Signal(name="freeze")
+            m.d.comb += self.frz.eq(self.own | (c.hold if lf.holdable else 0))
+            self.done = Signal(name="done_i")
+            m.d.comb += c.done.eq(self.done & ~self.frz)
+        else:
+            self.done = c.done
         for name, b in lf.bufs.items():
             if b.kind in ("param", "ret"):
                 port = getattr(c, port_name(name) if b.kind == "param" else
                                f"ret{name[len('__ret'):]}")
-                self.handles[name] = _Handle(port.raddr, port.ren, port.rdata,
-                                             port.waddr, port.wdata, port.wen)
+                ren, wen = port.ren, port.wen
+                if lf.freezable:  # no access in a stalled cycle (the data must stay put)
+                    ren, wen = Signal(name=f"{name}_ren_i"), Signal(name=f"{name}_wen_i")
+                    m.d.comb += [port.ren.eq(ren & ~self.own), port.wen.eq(wen & ~self.own)]
+                self.handles[name] = _Handle(port.raddr, ren, port.rdata,
+                                             port.waddr, port.wdata, wen)
             else:
                 init = []
                 if b.kind == "rom" and b.init is not None:
@@ -350,18 +401,19 @@ class _Emitter:
                     ins = register_inputs(m, ins, f"mem_{name}".replace("%", "t_"))
                 self.handles[name] = _Handle(*ins[:2], rp.data, *ins[2:])
         self.mark_data()
+        self.stream_handles()
         # idle: wait for start, sample scalar arguments
         go = Signal(name="go")
         m.d.comb += go.eq(self.st(0) & c.start)
         entry = lf.block_state[lf.scheds[0].block.id]
         for p in lf.f.params:
-            if not p.is_tensor:
+            if not p.is_tensor and not p.is_stream:
                 self.drive(self.regs[p.name], go, getattr(c, port_name(p.name)), sync=True)
         self.goto(go, entry)
         self.instances = []
         for idx, (s, leaf, st) in enumerate(lf.calls):
             callee = lf.funcs[leaf.call.callee]
-            inst = KernelComponent(callee)
+            inst = callee.component()
             m.submodules[f"call{idx}_{callee.name}"] = inst
             self.instances.append(inst)
         call_index = {id(leaf): i for i, (_, leaf, _) in enumerate(lf.calls)}
@@ -372,8 +424,46 @@ class _Emitter:
                 self.block(s, call_index)
         for idx, (s, leaf, st) in enumerate(lf.calls):
             self.call_wait(idx, s, leaf, st)
+        if self.frz is not None:
+            m.d.comb += self.own.eq(_or_tree(self.stalls))
         self.finish()
         return m
+
+    def stream_handles(self):
+        """The kernel's ends of its streams: parameter ports, and a FIFO per local stream."""
+        lf, c = self.lf, self.c
+        for p in lf.f.params:
+            if p.is_stream:
+                port = getattr(c, port_name(p.name))
+                side = self.sput if lf.stream_dirs.get(p.name) == "put" else self.sget
+                side[p.name] = (port.valid, port.ready, port.payload)
+        for name, t in lf.local_streams.items():
+            q = fifo.SyncFIFOBuffered(width=t.bits, depth=t.depth)
+            self.m.submodules[f"fifo_{name}"] = q
+            self.sput[name] = (q.w_en, q.w_rdy, q.w_data)
+            self.sget[name] = (q.r_rdy, q.r_en, q.r_data)
+        for valid, ready, payload in self.sput.values():
+            self.data.add(id(payload))
+
+    def stream_ops(self, sops, active, val):
+        """Handshakes of a block's stream operations; ``active(cycle)``: the operation's
+        cycle is under way. A put offers its element, a get takes one; while any cannot
+        complete the kernel freezes (the handshake fires only in the cycle that happens)."""
+        go = ~self.frz
+        for so in sops:
+            cond = active(so.cycle)
+            if so.pred is not None:
+                cond = cond & val(so.pred, so.cycle).bool()
+            if so.kind == "put":
+                valid, ready, payload = self.sput[so.stream]
+                self.stalls.append(cond & ~ready)
+                self.drive(valid, cond & go, Const(1))
+                t = self.lf.stream_elem(so.stream)
+                self.drive(payload, cond, ops.fit(val(so.node, so.cycle), t).as_unsigned())
+            else:
+                valid, ready, payload = self.sget[so.stream]
+                self.stalls.append(cond & ~valid)
+                self.drive(ready, cond & go, Const(1))
 
     def mark_data(self):
         for h in self.handles.values():
@@ -424,6 +514,8 @@ class _Emitter:
             shape = unsigned(aw)
         elif n.kind == "load":
             return ops.from_bits(self.read_data(n.value), n.type)
+        elif n.kind == "sget":
+            return ops.from_bits(self.sget[n.value][2], n.type)
         elif n.kind == "unit":
             v = n.extra.build(self.m, f"{bname}_{n.extra.name}{n.id}", [arg(a) for a in n.args])
             shape = ops.shape_of(n.type)
@@ -479,6 +571,8 @@ class _Emitter:
             self.drive(h.wdata, self.st(base + so.cycle),
                        ops.fit(val(so.value, so.cycle), self.lf.bufs[so.buf].type).as_unsigned())
             self.drive(h.wen, cond, Const(1))
+        if s.sops:
+            self.stream_ops(s.sops, lambda cyc: self.st(base + cyc), val)
         endc = self.st(base + last)
         for v, n in s.writes.items():
             self.drive(self.regs[v], endc, val(n, last), sync=True)
@@ -502,7 +596,7 @@ class _Emitter:
                 tgt = lf.block_state[leaf.target.id]
                 self.goto(cond, tgt)
             elif leaf.kind == "ret":
-                self.drive(self.c.done, cond, Const(1))
+                self.drive(self.done, cond, Const(1))
                 for k, vn in enumerate(leaf.values):
                     if vn is not None:
                         self.drive(getattr(self.c, f"ret{k}"), cond,
@@ -515,7 +609,9 @@ class _Emitter:
                 self.drive(inst.start, cond, Const(1))
                 offs = []
                 for a, p, an in zip(leaf.call.args, callee.f.params, leaf.args):
-                    if p.is_tensor:
+                    if p.is_stream:
+                        offs.append(None)
+                    elif p.is_tensor:
                         if an is None:
                             offs.append(None)
                         else:
@@ -647,6 +743,8 @@ class _Emitter:
             self.drive(h.wdata, valid[so.cycle],
                        ops.fit(val(so.value, so.cycle), lf.bufs[so.buf].type).as_unsigned())
             self.drive(h.wen, cond, Const(1))
+        if s.sops:
+            self.stream_ops(s.sops, lambda cyc: valid[cyc], val)
         for v, n in s.writes.items():
             w = s.write_time[v]
             self.drive(self.regs[v], valid[w], val(n, w), sync=True)
@@ -662,8 +760,20 @@ class _Emitter:
         w = self.st(st)
         offs = self.offsets[idx]
         conns = []
+        go = Const(1) if self.frz is None else ~self.frz
         for a, p, off in zip(leaf.call.args, callee.f.params, offs):
-            if p.is_tensor:
+            if p.is_stream:  # the callee uses this kernel's end of the stream meanwhile
+                port = getattr(inst, port_name(p.name))
+                if callee.stream_dirs.get(p.name) == "put":
+                    valid, ready, payload = self.sput[a.stream]
+                    self.drive(valid, w & go, port.valid)
+                    self.drive(payload, w, port.payload)
+                    self.m.d.comb += port.ready.eq(ready & w)
+                else:
+                    valid, ready, payload = self.sget[a.stream]
+                    self.drive(ready, w & go, port.ready)
+                    self.m.d.comb += [port.valid.eq(valid & w), port.payload.eq(payload)]
+            elif p.is_tensor:
                 conns.append((a.buf, getattr(inst, port_name(p.name)), off))
         results = []
         for k, (o, r) in enumerate(zip(leaf.call.outs, callee.f.results)):
@@ -722,11 +832,20 @@ def _loop_counter_bits(f: Function) -> dict:
 
 
 def lower_functions(module: IRModule) -> dict:
-    """Lower every function of a prepared module (callees first): name -> LoweredFunction."""
+    """Lower every function of a prepared module (callees first): name -> LoweredFunction
+    (a dataflow region: :class:`~.region.LoweredRegion`)."""
+    from .region import LoweredRegion  # the region instantiates kernel components
+    from .streams import stream_directions
+
+    regions = [f for f in module.funcs.values() if f.attrs.get("dataflow")]
+    in_region = {s.callee for r in regions for s in r.body if isinstance(s, CallStmt)}
     out: dict = {}
     for name, f in module.funcs.items():
         _check_calls(f, module)
-        out[name] = LoweredFunction(f, out)
+        if f.attrs.get("dataflow"):
+            out[name] = LoweredRegion(f, out, module, name in in_region)
+        else:
+            out[name] = LoweredFunction(f, out, stream_directions(module, f), name in in_region)
     return out
 
 

@@ -33,7 +33,8 @@ Hardware (emitted by :mod:`kernel`): one FSM state runs the whole pipeline. An
 iteration is a token in a shift register ``valid[0..D-1]`` (``D`` = schedule
 depth); an operation at time ``t`` fires when ``valid[t]``. Values consumed
 ``k`` cycles after they are produced are taken from a ``k``-stage delay line
-(the schedule never stalls). The loop variables hold the iteration being
+(the schedule never stalls, except that the whole kernel freezes for a cycle
+while a stream put/get cannot complete, see :mod:`kernel`). The loop variables hold the iteration being
 issued and advance (with carries across flattened levels) at every issue.
 Cycles of one invocation: ``(trip - 1) * II + D``.
 """
@@ -111,9 +112,14 @@ class _ModSched(_Sched):
     def claim(self, table, buf, c):
         busy = table.setdefault(buf, set())
         if len(busy) >= self.ii:
-            kind = "read" if table is self.rbusy else "write"
-            raise _NeedII(self.ii + 1, f"{len(busy) + 1} {kind}s of '{buf}' per iteration on "
-                                       f"its one {kind} port")
+            if table is self.rbusy or table is self.wbusy:
+                kind = "read" if table is self.rbusy else "write"
+                why = f"{len(busy) + 1} {kind}s of '{buf}' per iteration on its one {kind} port"
+            else:
+                kind = "get" if table is self.gbusy else "put"
+                why = (f"{len(busy) + 1} {kind}s of stream '{buf}' per iteration (one element "
+                       "per cycle)")
+            raise _NeedII(self.ii + 1, why)
         while c % self.ii in busy:
             c += 1
         busy.add(c % self.ii)
@@ -318,6 +324,9 @@ def _consumer_times(sched) -> dict:
     for st in sched.stores:
         for a in (st.addr, st.value, st.pred):
             use(a, st.cycle)
+    for so in sched.sops:
+        use(so.node if so.kind == "put" else None, so.cycle)
+        use(so.pred, so.cycle)
     return first
 
 
@@ -422,7 +431,7 @@ def schedule_pipeline(block, fn) -> PipeSchedule:
     for v, w in write_time.items():
         depth = max(depth, w + 1)
     return PipeSchedule(block, body.nodes, body.stores, body.loads, body.writes,
-                        [Leaf("goto", (), target=block.term.target)], 1,
+                        [Leaf("goto", (), target=block.term.target)], 1, body.sops,
                         pipe=info, requested=requested, ii=ii, depth=depth, trip=trip,
                         reason=reason if ii > requested else "", reg_time=reg_time,
                         write_time=write_time, ivs=ivs)

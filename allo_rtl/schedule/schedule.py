@@ -298,12 +298,10 @@ class Schedule:
         """The hardware schedule per loop (trip count, requested/achieved II, pipeline depth,
         predicted cycles), from lowering this schedule; pass the module returned by
         ``build()`` after a call to show the simulated total next to it."""
-        from ..ir.streams import reject_streams
         from ..lower import lower_design
 
         design = getattr(mod, "design", None)
         if design is None:
-            reject_streams(self.module, "rtl")
             design = lower_design(self.module)
         return design.schedule_report(getattr(mod, "last_cycles", None))
 
