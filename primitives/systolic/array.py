@@ -1,0 +1,140 @@
+"""A grid of output-stationary PEs with skewed feeders and a per-column output drain."""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .pe import PE, check_width, operand_shape
+
+__all__ = ["SystolicArray"]
+
+
+def _or_tree(vals):
+    vals = list(vals)
+    while len(vals) > 1:
+        vals = [vals[i] | vals[i + 1] if i + 1 < len(vals) else vals[i]
+                for i in range(0, len(vals), 2)]
+    return vals[0]
+
+
+class SystolicArray(wiring.Component):
+    """``rows`` x ``cols`` output-stationary systolic array (``PE(i, j)`` at row ``i``,
+    column ``j``).
+
+    Each cycle the array takes one *step* of a matrix product: ``a[i]`` for every row and
+    ``b[j]`` for every column (for ``C = A @ B``: ``a[i] = A[i, k]``, ``b[j] = B[k, j]``),
+    with flags that apply to the whole step. The feeders skew the step (row ``i`` is
+    delayed ``i`` cycles, column ``j`` by ``j``), so ``PE(i, j)`` sees it ``i + j`` cycles
+    later; operands then move east (``a``) and south (``b``) one PE per cycle. A
+    *tile* is a run of steps from one with ``first`` to one with ``last``: ``PE(i, j)``
+    computes ``init + sum(a[i] * b[j])`` over the tile modulo ``2**acc_width`` (the
+    exact products wrap only in the accumulator). Each column drains its finished sums
+    in row order while the next tile runs.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Grid size (>= 1).
+    a_width, a_signed, b_width, b_signed, acc_width
+        As for :class:`PE`.
+
+    Members
+    -------
+    a : In(a_shape).array(rows); b : In(b_shape).array(cols)
+        Operands of the step presented this cycle.
+    valid, first, last : In(1)
+        Flags of that step (``valid`` low: a bubble, nothing is accumulated).
+    init : In(acc_width).array(cols)
+        Start value of a tile's sums in column ``j``: ``PE(i, j)`` reads ``init[j]``
+        :attr:`INIT_OFFSET` ``+ i + j`` cycles after the tile's first step is presented
+        (tie to a constant for a constant start value).
+    c_data : Out(acc_width).array(cols); c_row : Out(range(rows)).array(cols);
+    c_valid : Out(1).array(cols)
+        Column ``j``'s drain: while ``c_valid[j]``, ``c_data[j]`` is the finished sum of
+        ``PE(c_row[j], j)``.
+
+    Latency
+    -------
+    The sum of ``PE(i, j)`` for the tile whose last step is presented at cycle ``t``
+    appears on column ``j``'s drain at ``t + i + j +`` :attr:`DRAIN_LATENCY` (4): rows
+    in order, one per cycle. The last steps of consecutive tiles must be at least
+    ``rows`` cycles apart (else two sums of one column would leave in the same cycle).
+    One step per cycle, no stalls.
+
+    Resources
+    ---------
+    ``rows * cols`` :class:`PE` (one multiplier each), skew registers for
+    ``rows * (rows - 1) / 2`` A operands, ``cols * (cols - 1) / 2`` B operands and
+    ``3 * rows`` flags, and per column a ``rows``-input AND-OR drain multiplexer with its
+    ``acc_width + log2(rows) + 1``-bit output register.
+    """
+
+    #: cycles from a step's presentation to PE(0, 0)'s sum on column 0's drain
+    DRAIN_LATENCY = PE.LATENCY + 1
+    #: cycles from a tile's first step to PE(0, 0) reading ``init[0]``
+    INIT_OFFSET = PE.INIT_OFFSET
+
+    def __init__(self, rows, cols, a_width, a_signed, b_width, b_signed, acc_width):
+        cls = type(self)
+        self.rows = check_width(rows, "rows", cls)
+        self.cols = check_width(cols, "cols", cls)
+        self._pe_args = (a_width, a_signed, b_width, b_signed, acc_width)
+        PE.check_args(cls, *self._pe_args)
+        self.acc_width = acc_width
+        ash, bsh = operand_shape(a_width, a_signed), operand_shape(b_width, b_signed)
+        row_shape = unsigned(max(1, (rows - 1).bit_length()))
+        super().__init__({
+            "a": In(ash).array(rows), "b": In(bsh).array(cols),
+            "valid": In(1), "first": In(1), "last": In(1),
+            "init": In(acc_width).array(cols),
+            "c_data": Out(acc_width).array(cols), "c_row": Out(row_shape).array(cols),
+            "c_valid": Out(1).array(cols),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        P, Q = self.rows, self.cols
+
+        def delayed(sig, n, name):
+            for k in range(n):
+                r = Signal.like(sig, name=f"{name}_d{k + 1}")
+                m.d.sync += r.eq(sig)
+                sig = r
+            return sig
+
+        # flags: one delay line, row i taps it at i
+        flags = [(self.valid, self.first, self.last)]
+        for k in range(1, P):
+            prev = flags[-1]
+            cur = tuple(Signal(name=f"{n}_d{k}") for n in ("valid", "first", "last"))
+            m.d.sync += [c.eq(p) for c, p in zip(cur, prev)]
+            flags.append(cur)
+        pes = [[None] * Q for _ in range(P)]
+        for i in range(P):
+            for j in range(Q):
+                pe = pes[i][j] = PE(*self._pe_args)
+                m.submodules[f"pe_{i}_{j}"] = pe
+                m.d.comb += pe.init.eq(self.init[j])
+                if j == 0:
+                    v, f, lst = flags[i]
+                    m.d.comb += [pe.a_in.eq(delayed(self.a[i], i, f"a{i}")),
+                                 pe.valid_in.eq(v), pe.first_in.eq(f), pe.last_in.eq(lst)]
+                else:
+                    w = pes[i][j - 1]
+                    m.d.comb += [pe.a_in.eq(w.a_out), pe.valid_in.eq(w.valid_out),
+                                 pe.first_in.eq(w.first_out), pe.last_in.eq(w.last_out)]
+                if i == 0:
+                    m.d.comb += pe.b_in.eq(delayed(self.b[j], j, f"b{j}"))
+                else:
+                    m.d.comb += pe.b_in.eq(pes[i - 1][j].b_out)
+        # drain: in a column at most one PE finishes per cycle (rows in order)
+        for j in range(Q):
+            col = [pes[i][j] for i in range(P)]
+            m.d.sync += [
+                self.c_valid[j].eq(_or_tree(pe.c_valid for pe in col)),
+                self.c_data[j].eq(_or_tree(pe.c & pe.c_valid.replicate(self.acc_width)
+                                           for pe in col)),
+                self.c_row[j].eq(_or_tree(pe.c_valid.replicate(len(self.c_row[j])) & i
+                                          for i, pe in enumerate(col))),
+            ]
+        return m

@@ -1,0 +1,351 @@
+"""A systolic GEMM engine: a :class:`SystolicArray` fed from banked memories, tile after
+tile, with its results written back through banked memory ports."""
+
+from dataclasses import dataclass
+from math import prod
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .array import SystolicArray
+from .pe import PE, check_width
+
+__all__ = ["MemPort", "AffineAddress", "OutputBanks", "SystolicGemm"]
+
+
+class MemPort(wiring.Signature):
+    """A port to a memory owned elsewhere (the engine's view): ``raddr``/``ren`` out with
+    ``rdata`` in ``read_latency`` cycles later, and ``waddr``/``wdata``/``wen`` out."""
+
+    def __init__(self, addr_width: int, data_width: int):
+        self.addr_width, self.data_width = addr_width, data_width
+        super().__init__({
+            "raddr": Out(addr_width), "ren": Out(1), "rdata": In(data_width),
+            "waddr": Out(addr_width), "wdata": Out(data_width), "wen": Out(1),
+        })
+
+    def __eq__(self, other):
+        return (isinstance(other, MemPort) and other.addr_width == self.addr_width
+                and other.data_width == self.data_width)
+
+    def __hash__(self):
+        return hash((self.addr_width, self.data_width))
+
+    def __repr__(self):
+        return f"MemPort({self.addr_width}, {self.data_width})"
+
+
+@dataclass(frozen=True)
+class AffineAddress:
+    """Addresses of one operand: lane ``l`` (a row of A, a column of B) reads its own
+    memory port at ``bases[l] + sum(strides[x] * counter[x])`` modulo ``2**width``, the
+    counters being the tile counters then the step counters of :class:`SystolicGemm`."""
+
+    width: int
+    bases: tuple
+    strides: tuple
+
+
+@dataclass(frozen=True)
+class OutputBanks:
+    """Where the sums go: ``banks[p]`` lists the ``(i, j, base)`` of the PEs written
+    through port ``p``: ``PE(i, j)``'s sum of a tile lands at ``base + sum(strides[x] *
+    tile_counter[x])`` modulo ``2**width``."""
+
+    width: int
+    banks: tuple
+    strides: tuple
+
+
+def _mod(v, w):
+    return v & ((1 << w) - 1)
+
+
+class SystolicGemm(wiring.Component):
+    """Matrix product on a ``rows`` x ``cols`` :class:`SystolicArray`, tile after tile.
+
+    The iteration space is ``tiles`` (trip counts of the tile counters, outer first)
+    times ``steps`` (trip counts of the step counters, outer first; ``K = prod(steps)``
+    steps per tile). Per step, row ``i`` of the array reads its A memory port and column
+    ``j`` its B memory port at the addresses of ``a_addr`` / ``b_addr``; per tile,
+    ``PE(i, j)`` computes ``init + sum of products`` modulo ``2**acc_width`` (exact
+    products, wrap-around only in the accumulator) and its sum is written, cast to
+    ``c_width`` bits (truncated, or extended by ``acc_signed``), through a C port as
+    ``c_banks`` says. Tiles follow each other every ``period`` cycles (``K``, or more
+    when the drain needs it: see below), so loading, computing and draining of
+    consecutive tiles overlap.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size.
+    a_width, a_signed, b_width, b_signed, acc_width
+        As for :class:`SystolicArray`.
+    acc_signed : bool
+        The accumulator's type is signed (only matters when ``c_width > acc_width``).
+    c_width : int
+        Width of the C memories.
+    init : int
+        Start value of every sum (raw bits, taken modulo ``2**acc_width``).
+    tiles, steps : tuple of int
+        Trip counts (>= 1) of the tile and step counters.
+    a_addr, b_addr : AffineAddress
+        One base per row / column; strides over ``tiles + steps``.
+    c_banks : OutputBanks
+        Every PE exactly once; strides over ``tiles``.
+    read_latency : int
+        Cycles from ``raddr``/``ren`` to ``rdata`` of the A and B memories (>= 1).
+
+    Members
+    -------
+    start : In(1)
+        Sampled while idle: starts a run.
+    done : Out(1)
+        One-cycle pulse in the run's last cycle (the last C writes are issued in it).
+    a : Out(MemPort(a_addr.width, a_width)).array(rows)
+    b : Out(MemPort(b_addr.width, b_width)).array(cols)
+        Read ports (write side held at 0).
+    c : Out(MemPort(c_banks.width, c_width)).array(len(c_banks.banks))
+        Write ports (read side held at 0).
+
+    Latency
+    -------
+    :attr:`latency` ``= (tiles - 1) * period + K + read_latency + rows + cols + 2``
+    cycles from ``start`` to ``done``: the first step is issued the cycle after
+    ``start``, the last tile's sums leave the array ``read_latency + rows + cols + 2``
+    cycles after its last step. :attr:`period` is ``K`` when ``K >= rows`` and no C port
+    receives two sums in one cycle; otherwise the engine leaves bubbles between tiles
+    (at least ``rows`` cycles per tile; and PEs ``(i, j)``, ``(i', j')`` on one C port
+    need ``i + j != i' + j' (mod period)``). PEs on one anti-diagonal (``i + j``
+    equal) finish in the same cycle and must use different C ports (ValueError).
+
+    Resources
+    ---------
+    The array, one address adder per operand and for the C tile base, the loop
+    counters, a delay line of C tile bases (``read_latency + rows + cols + 2`` entries)
+    and per C port a multiplexer over its PEs.
+    """
+
+    def __init__(self, *, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
+                 acc_signed, c_width, init=0, tiles=(), steps, a_addr, b_addr, c_banks,
+                 read_latency=1):
+        cls = type(self)
+        check_width(rows, "rows", SystolicArray)
+        check_width(cols, "cols", SystolicArray)
+        PE.check_args(SystolicArray, a_width, a_signed, b_width, b_signed, acc_width)
+        self.rows, self.cols = rows, cols
+        self.a_width, self.b_width, self.acc_width = a_width, b_width, acc_width
+        self.a_signed, self.b_signed = a_signed, b_signed
+        self.acc_signed = bool(acc_signed)
+        self.c_width = check_width(c_width, "c_width", cls)
+        if not isinstance(init, int) or isinstance(init, bool):
+            raise TypeError(f"{cls.__name__} init must be an integer, not {init!r}")
+        self.init = _mod(init, acc_width)
+        self.tiles = tuple(check_width(t, "tile trip count", cls) for t in tiles)
+        self.steps = tuple(check_width(t, "step trip count", cls) for t in steps)
+        if not self.steps:
+            raise ValueError(f"{cls.__name__} steps must list at least one counter")
+        self.read_latency = check_width(read_latency, "read_latency", cls)
+        ncnt = len(self.tiles) + len(self.steps)
+        for what, amap, lanes in (("a_addr", a_addr, rows), ("b_addr", b_addr, cols)):
+            if not isinstance(amap, AffineAddress):
+                raise TypeError(f"{cls.__name__} {what} must be an AffineAddress, not "
+                                f"{amap!r}")
+            if len(amap.bases) != lanes or len(amap.strides) != ncnt:
+                raise ValueError(f"{cls.__name__} {what} needs {lanes} bases and {ncnt} "
+                                 f"strides, not {len(amap.bases)} and {len(amap.strides)}")
+            check_width(amap.width, f"{what} width", cls)
+        if not isinstance(c_banks, OutputBanks):
+            raise TypeError(f"{cls.__name__} c_banks must be OutputBanks, not {c_banks!r}")
+        if len(c_banks.strides) != len(self.tiles):
+            raise ValueError(f"{cls.__name__} c_banks needs {len(self.tiles)} strides, not "
+                             f"{len(c_banks.strides)}")
+        check_width(c_banks.width, "c_banks width", cls)
+        pes = sorted((i, j) for bank in c_banks.banks for i, j, _ in bank)
+        if pes != [(i, j) for i in range(rows) for j in range(cols)]:
+            raise ValueError(f"{cls.__name__} c_banks must name every PE exactly once")
+        self.a_addr, self.b_addr, self.c_banks = a_addr, b_addr, c_banks
+        self.K = prod(self.steps)
+        self.ntiles = prod(self.tiles)
+        self.period = self._period()
+        #: cycles from a tile's last step issued to PE(0, 0)'s sum on the C port
+        self.drain_offset = self.read_latency + SystolicArray.DRAIN_LATENCY
+        self.latency = ((self.ntiles - 1) * self.period + self.K + self.read_latency
+                        + rows + cols + 2)
+        super().__init__({
+            "start": In(1), "done": Out(1),
+            "a": Out(MemPort(a_addr.width, a_width)).array(rows),
+            "b": Out(MemPort(b_addr.width, b_width)).array(cols),
+            "c": Out(MemPort(c_banks.width, c_width)).array(len(c_banks.banks)),
+        })
+
+    def _period(self) -> int:
+        diags = []
+        for p, bank in enumerate(self.c_banks.banks):
+            d = sorted(i + j for i, j, _ in bank)
+            for x, y in zip(d, d[1:]):
+                if x == y:
+                    raise ValueError(
+                        f"{type(self).__name__}: C port {p} receives two PEs of anti-diagonal "
+                        f"{x} (i + j = {x}), whose sums leave the array in the same cycle")
+            diags.append(d)
+        period = max(self.K, self.rows)
+        if self.ntiles == 1:
+            return period
+
+        def clash(t):
+            return any((x - y) % t == 0 for d in diags for a, x in enumerate(d)
+                       for y in d[a + 1:])
+
+        while clash(period):
+            period += 1
+        return period
+
+    def elaborate(self, platform):
+        m = Module()
+        arr = m.submodules.array = SystolicArray(
+            self.rows, self.cols, self.a_width, self.a_signed, self.b_width, self.b_signed,
+            self.acc_width)
+        P, Q, R = self.rows, self.cols, self.read_latency
+        trips = self.tiles + self.steps
+        nt = len(self.tiles)
+        cnt = [Signal(range(max(2, n)), name=f"cnt{x}") for x, n in enumerate(trips)]
+        at_max = [Const(1) if n == 1 else (c == n - 1) for c, n in zip(cnt, trips)]
+
+        busy, issuing, draining = Signal(), Signal(), Signal()
+        gap = self.period - self.K
+        bubble = Signal(range(gap + 1), name="bubble")
+        dcnt = Signal(range(self.latency + 1), name="drain_count")
+        go = Signal()
+        m.d.comb += go.eq(self.start & ~busy)
+        issue = Signal()
+        m.d.comb += issue.eq(issuing & (bubble == 0))
+        step_last = Signal()
+        m.d.comb += step_last.eq(_all(at_max[nt:]))
+        final = Signal()
+        m.d.comb += final.eq(issue & _all(at_max))
+
+        def chain(sel_levels, strides, width, deltas_of):
+            """The address increment for the counters ``sel_levels`` (indices into cnt)."""
+            deltas, wrap = deltas_of(strides, [trips[x] for x in sel_levels])
+            sel = Const(_mod(wrap, width), width)
+            for x, d in zip(sel_levels, deltas):
+                sel = Mux(at_max[x], sel, Const(_mod(d, width), width))
+            return sel
+
+        # counters and operand addresses
+        levels = list(range(len(trips)))
+        a_common = Signal(self.a_addr.width, name="a_common")
+        b_common = Signal(self.b_addr.width, name="b_common")
+        a_inc = chain(levels, self.a_addr.strides, self.a_addr.width, _deltas)
+        b_inc = chain(levels, self.b_addr.strides, self.b_addr.width, _deltas)
+        with m.If(go):
+            m.d.sync += [c.eq(0) for c in cnt]
+            m.d.sync += [a_common.eq(0), b_common.eq(0), busy.eq(1), issuing.eq(1)]
+        with m.Elif(issue):
+            carry = Const(1)
+            for x in reversed(levels):
+                with m.If(carry):
+                    m.d.sync += cnt[x].eq(Mux(at_max[x], 0, cnt[x] + 1))
+                carry = carry & at_max[x]
+            m.d.sync += [a_common.eq(a_common + a_inc), b_common.eq(b_common + b_inc)]
+            with m.If(final):
+                m.d.sync += [issuing.eq(0), draining.eq(1),
+                             dcnt.eq(R + P + Q + 1)]
+            with m.Elif(step_last & (gap > 0)):
+                m.d.sync += bubble.eq(gap)
+        with m.Elif(bubble != 0):
+            m.d.sync += bubble.eq(bubble - 1)
+        with m.If(draining):
+            m.d.sync += dcnt.eq(dcnt - 1)
+            with m.If(dcnt == 0):
+                m.d.sync += [draining.eq(0), busy.eq(0)]
+        m.d.comb += self.done.eq(draining & (dcnt == 0))
+
+        for i in range(P):
+            port = self.a[i]
+            m.d.comb += [port.raddr.eq(a_common + self.a_addr.bases[i]), port.ren.eq(issue),
+                         arr.a[i].eq(port.rdata)]
+        for j in range(Q):
+            port = self.b[j]
+            m.d.comb += [port.raddr.eq(b_common + self.b_addr.bases[j]), port.ren.eq(issue),
+                         arr.b[j].eq(port.rdata)]
+        # step flags follow the read data into the array
+        fl = [(issue, issue & _first(cnt[nt:]), issue & step_last)]
+        for k in range(R):
+            cur = tuple(Signal(name=f"{n}_r{k + 1}") for n in ("valid", "first", "last"))
+            m.d.sync += [c.eq(p) for c, p in zip(cur, fl[-1])]
+            fl.append(cur)
+        v, f, lst = fl[-1]
+        m.d.comb += [arr.valid.eq(v), arr.first.eq(f), arr.last.eq(lst)]
+        m.d.comb += [arr.init[j].eq(self.init) for j in range(Q)]
+
+        # C: the tile base, delayed until each PE's sum leaves the array
+        cw = self.c_banks.width
+        c_common = Signal(cw, name="c_common")
+        if nt:
+            c_inc = chain(list(range(nt)), self.c_banks.strides, cw, _deltas)
+            with m.If(go):
+                m.d.sync += c_common.eq(0)
+            with m.Elif(issue & step_last):
+                m.d.sync += c_common.eq(c_common + c_inc)
+        line = [c_common]
+        for k in range(self.drain_offset + P + Q - 2):
+            r = Signal(cw, name=f"c_base_d{k + 1}")
+            m.d.sync += r.eq(line[-1])
+            line.append(r)
+        for p, bank in enumerate(self.c_banks.banks):
+            port = self.c[p]
+            sels = []
+            for i, j, base in bank:
+                sel = Signal(name=f"c{p}_sel_{i}_{j}")
+                m.d.comb += sel.eq(arr.c_valid[j] & (arr.c_row[j] == i))
+                addr = (line[self.drain_offset + i + j] + base)[:cw]
+                data = arr.c_data[j]
+                val = Signal(self.c_width, name=f"c{p}_data_{i}_{j}")
+                if self.c_width <= self.acc_width:
+                    m.d.comb += val.eq(data[:self.c_width])
+                else:
+                    m.d.comb += val.eq(data.as_signed() if self.acc_signed else data)
+                sels.append((sel, addr, val))
+            m.d.comb += [
+                port.wen.eq(_or(s for s, _, _ in sels)),
+                port.waddr.eq(_or(Mux(s, a, 0) for s, a, _ in sels)),
+                port.wdata.eq(_or(Mux(s, d, 0) for s, _, d in sels)),
+            ]
+        return m
+
+
+def _deltas(strides, trips):
+    """Per counter level, the address change when that counter increments and every
+    inner counter wraps to 0; and the change when all wrap (back to the start)."""
+    out = []
+    for x in range(len(strides)):
+        out.append(strides[x] - sum((trips[y] - 1) * strides[y]
+                                    for y in range(x + 1, len(strides))))
+    wrap = -sum((n - 1) * s for n, s in zip(trips, strides))
+    return out, wrap
+
+
+def _all(vals):
+    vals = list(vals)
+    out = Const(1)
+    for v in vals:
+        out = out & v
+    return out
+
+
+def _first(cnts):
+    out = Const(1)
+    for c in cnts:
+        out = out & (c == 0)
+    return out
+
+
+def _or(vals):
+    vals = list(vals)
+    while len(vals) > 1:
+        vals = [vals[i] | vals[i + 1] if i + 1 < len(vals) else vals[i]
+                for i in range(0, len(vals), 2)]
+    return vals[0]

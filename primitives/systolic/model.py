@@ -1,0 +1,66 @@
+"""Pure-Python reference models of :mod:`primitives.systolic` (raw bit patterns in and
+out, like the hardware)."""
+
+import itertools
+
+__all__ = ["value", "pe_sum", "array_model", "gemm_model"]
+
+
+def value(raw: int, width: int, is_signed: bool) -> int:
+    """The integer a ``width``-bit raw pattern stands for."""
+    raw &= (1 << width) - 1
+    if is_signed and raw >> (width - 1):
+        return raw - (1 << width)
+    return raw
+
+
+def pe_sum(a_vals, b_vals, init, acc_width, a_signed=True, b_signed=True, a_width=None,
+           b_width=None):
+    """Raw accumulator after the steps ``zip(a_vals, b_vals)`` starting from ``init``:
+    ``init + sum(a * b)`` modulo ``2**acc_width`` (operands given as raw patterns of
+    ``a_width``/``b_width`` bits when those are set, else as integers)."""
+    acc = init
+    for a, b in zip(a_vals, b_vals):
+        x = value(a, a_width, a_signed) if a_width else a
+        y = value(b, b_width, b_signed) if b_width else b
+        acc += x * y
+    return acc & ((1 << acc_width) - 1)
+
+
+def array_model(A, B, init, acc_width):
+    """Raw sums of :class:`~primitives.systolic.SystolicArray` for one tile: ``A`` (rows x
+    K) and ``B`` (K x cols) integer matrices (lists of lists)."""
+    rows, cols, K = len(A), len(B[0]), len(B)
+    return [[pe_sum([A[i][k] for k in range(K)], [B[k][j] for k in range(K)], init,
+                    acc_width) for j in range(cols)] for i in range(rows)]
+
+
+def gemm_model(g, a_mems, b_mems, c_mems):
+    """Run :class:`~primitives.systolic.SystolicGemm` ``g`` on memories given as lists of
+    raw words (one list per port); returns the C memories after the run (copies)."""
+    c_out = [list(mem) for mem in c_mems]
+    trips = g.tiles + g.steps
+    nt = len(g.tiles)
+    where = {}
+    for p, bank in enumerate(g.c_banks.banks):
+        for i, j, base in bank:
+            where[(i, j)] = (p, base)
+
+    def addr(amap, lane, counters):
+        a = amap.bases[lane] + sum(s * c for s, c in zip(amap.strides, counters))
+        return a & ((1 << amap.width) - 1)
+
+    cmask = (1 << g.c_width) - 1
+    for tile in itertools.product(*[range(n) for n in g.tiles]):
+        steps = [tile + s for s in itertools.product(*[range(n) for n in trips[nt:]])]
+        for i in range(g.rows):
+            avals = [a_mems[i][addr(g.a_addr, i, c)] for c in steps]
+            for j in range(g.cols):
+                bvals = [b_mems[j][addr(g.b_addr, j, c)] for c in steps]
+                acc = pe_sum(avals, bvals, g.init, g.acc_width, g.a_signed, g.b_signed,
+                             g.a_width, g.b_width)
+                p, base = where[(i, j)]
+                caddr = (base + sum(s * c for s, c in zip(g.c_banks.strides, tile))) & (
+                    (1 << g.c_banks.width) - 1)
+                c_out[p][caddr] = value(acc, g.acc_width, g.acc_signed) & cmask
+    return c_out
