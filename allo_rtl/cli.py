@@ -58,12 +58,15 @@ def _add_design_arguments(p) -> None:
 
 
 def _random_inputs(func, rng):
+    """Random arguments for ``func``; a dynamic array (T[...]) gets as many elements as the
+    wrapper holds before it is sized by a call (sizes are random scalars below that)."""
     from .ir.numerics import numpy_dtype
-    from .ir.types import Float, Fixed, UFixed
+    from .ir.types import Float, Fixed, UFixed, is_dynamic
+    from .lower.dynamic import DEFAULT_HOST_DEPTH
 
     args = []
     for p in func.params:
-        shape = p.shape or (1,)
+        shape = (DEFAULT_HOST_DEPTH,) if is_dynamic(p.shape) else p.shape or (1,)
         if isinstance(p.type, (Float, Fixed, UFixed)):
             a = rng.uniform(-4, 4, shape).astype(numpy_dtype(p.type))
         else:

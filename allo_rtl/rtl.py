@@ -6,6 +6,12 @@ content), and on every call loads the arguments into the wrapper's memories,
 runs the kernel from ``start`` to ``done``, and reads everything back. Calling
 conventions are Allo's (the same as the interpreter's): numpy arrays and
 scalars in parameter order, array arguments updated in place, results returned.
+
+A kernel with dynamic arrays (``A: T[...]``) is lowered once; the wrapper's host
+memories take the lengths of each call's arrays (:mod:`allo_rtl.lower.dynamic`), so
+every distinct set of lengths has its own Verilog and simulation executable (kept
+per module, and cached by content across runs). An access beyond an array's length
+is an :class:`AlloError`, as on the interpreter.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from .ir import numerics as N
 from .ir.interp import marshal_inputs, unmarshal_results
 from .ir.nodes import Module
 from .ir.streams import reject_streams
-from .ir.types import Fixed, Float, Index, Int
+from .ir.types import Fixed, Float, Index, Int, is_dynamic
 from .lower.kernel import port_name
 
 __all__ = ["RTLModule", "DEFAULT_MAX_CYCLES", "outputs_equal"]
@@ -91,10 +97,10 @@ class RTLModule:
         self.ir = module
         self.clock_mhz = clock_mhz
         self.design = lower_design(module, name, profile=profile, clock_mhz=clock_mhz)
+        # dynamic arrays: lengths of the host memories -> (design, simulation build)
+        self._sized = {self._lengths_key(self.design.lengths): [self.design, None]}
         # profile=True: counters of the kernel's reads/writes per argument memory (bank)
         self.last_profile = None
-        self.verilog = self.design.verilog
-        self.spec = self.design.spec
         # trace: False, True (FST waveform <top>.fst in the working directory), or a path
         # ending in .fst / .vcd; every call rewrites the file.
         self.trace = False
@@ -112,6 +118,31 @@ class RTLModule:
         self._progress = _progress_printer(progress)
         self._build = None
         self.build_seconds = None
+
+    @property
+    def verilog(self) -> str:
+        """The Verilog of the wrapper and kernel hierarchy; with dynamic arrays, the wrapper
+        sized for the last call (before the first call, for the default length)."""
+        return self.design.verilog
+
+    @property
+    def spec(self):
+        return self.design.spec
+
+    @staticmethod
+    def _lengths_key(lengths: dict) -> tuple:
+        return tuple(sorted(lengths.items()))
+
+    def _size_for(self, lengths: dict) -> None:
+        """Make the wrapper sized ``lengths`` (dynamic arrays) the current design."""
+        key = self._lengths_key(lengths)
+        if key == self._lengths_key(self.design.lengths):
+            return
+        if key not in self._sized:
+            self._sized[key] = [self.design.rewrap(lengths), None]
+        cur = self._sized[self._lengths_key(self.design.lengths)]
+        cur[1] = self._build
+        self.design, self._build = self._sized[key]
 
     @property
     def component(self):
@@ -147,7 +178,7 @@ class RTLModule:
         top = self.design.top.f
         ir_top = self.ir.top_func
         raw, writeback = marshal_inputs(ir_top, args)
-        memories, scalars = {}, {}
+        memories, scalars, lengths = {}, {}, {}
         pos = 0
         banks = top.attrs.get("banks", {})
         for p in ir_top.params:
@@ -157,6 +188,11 @@ class RTLModule:
                 if p.name in banks:  # partitioned: scatter into the bank memories
                     for bank, imap in banks[p.name]:
                         memories[port_name(bank)] = np.where(imap >= 0, arr[np.maximum(imap, 0)], 0)
+                elif is_dynamic(p.shape):
+                    n = lengths[port_name(p.name)] = len(arr)
+                    # an empty array still has a one-word memory (never accessed in bounds)
+                    memories[port_name(p.name)] = arr if n else np.zeros(1, arr.dtype)
+                    pos += 1
                 else:
                     memories[port_name(p.name)] = arr
                 pos += 2
@@ -165,6 +201,7 @@ class RTLModule:
                 scalars[port_name(p.name)] = N.float_bits(v, p.type) if isinstance(
                     p.type, Float) else int(v)
                 pos += 1
+        self._size_for(lengths)
         build = self.compile()
         try:
             res = native.run(build, memories, scalars, max_cycles=self.max_cycles,
@@ -174,6 +211,7 @@ class RTLModule:
                             "if the kernel legitimately runs longer, raise mod.max_cycles") from None
         self.last_run = res
         self.last_cycles = res.cycles
+        self._check_bounds(res, lengths)
         prof = {k[len("prof__"):]: v for k, v in res.scalars.items() if k.startswith("prof__")}
         if prof:
             self.last_profile = {}
@@ -190,7 +228,8 @@ class RTLModule:
                 vals = _from_unsigned(list(flat), p.type)
             else:
                 vals = _from_unsigned(res.memories[port_name(p.name)], p.type)
-            args[idx][...] = N.from_raw(vals, p.type, p.shape)
+                vals = vals[:len(lst)]  # a dynamic array's memory has at least one word
+            args[idx][...] = N.from_raw(vals, p.type, args[idx].shape)
         out = []
         for k, r in enumerate(ir_top.results):
             if r.is_tensor:
@@ -198,6 +237,21 @@ class RTLModule:
             else:
                 out.append(_from_unsigned([res.scalars[f"ret{k}"]], r.type)[0])
         return unmarshal_results(ir_top, out) if ir_top.results else None
+
+
+    def _check_bounds(self, res, lengths: dict) -> None:
+        """The wrapper flagged a write beyond a dynamic array's length: report it like the
+        interpreter does (the write was dropped). Reads beyond the length are not seen by
+        the hardware (see :meth:`allo_rtl.lower.top.TopWrapper.bounds_check`)."""
+        for p in self.ir.top_func.params:
+            name = port_name(p.name)
+            if name in lengths and int(res.scalars.get(f"{name}__oob", 0)):
+                raise AlloError(f"{self.ir.top}: the kernel wrote to the dynamic array {p.name!r} "
+                                f"of length {lengths[name]} out of bounds (RTL simulation)",
+                                p.loc or self.ir.top_func.loc,
+                                "the array argument is shorter than the loop bounds: check "
+                                "the size arguments against the arrays passed (target='sim' "
+                                "names the access)")
 
 
 def outputs_equal(a, b) -> bool:

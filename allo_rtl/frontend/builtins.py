@@ -61,7 +61,7 @@ def loop_nest(fb, shape, body_fn, *, tag="", node=None, reduction=()):
 
 
 def _args(fb, node, n_min, n_max=None):
-    vals = [fb.expr(a) for a in node.args]
+    vals = [fb.static_tensor(fb.expr(a), a, f"allo.{_fname(node)}()") for a in node.args]
     if len(vals) < n_min or (n_max is not None and len(vals) > n_max):
         fb.err(node, f"{_fname(node)} takes {n_min}" + (f" to {n_max}" if n_max and n_max != n_min else "")
                + f" argument(s), got {len(vals)}")
@@ -170,6 +170,7 @@ def store_region(fb, base: TensorVal, parts, mode, val, vnode):
     region = tuple(dims)
     if isinstance(val, PyVal) and isinstance(val.value, (np.ndarray, list)):
         val = fb.const_tensor(np.asarray(val.value), vnode)
+    fb.static_tensor(val, vnode, "a slice assignment")
     if isinstance(val, TensorVal):
         vs = tuple(val.shape)
         if broadcast_shape(fb, vs, region, vnode) != region:
@@ -315,7 +316,8 @@ def _bmm(fb, node, hint):
 
 def _linear(fb, node, hint):
     vals = _args(fb, node, 2, 3)
-    kw = {k.arg: fb.expr(k.value) for k in node.keywords if k.arg == "bias"}
+    kw = {k.arg: fb.static_tensor(fb.expr(k.value), k.value, "allo.linear()")
+          for k in node.keywords if k.arg == "bias"}
     x, w = _tensor(fb, vals[0], node), _tensor(fb, vals[1], node)
     bias = vals[2] if len(vals) > 2 else kw.get("bias")
     if isinstance(bias, PyVal) and bias.value is None:

@@ -28,7 +28,7 @@ from ..ir.nodes import (
 )
 from ..ir.types import (
     AlloType, ConstExpr, Fixed, Float, Index, Int, Layout, Memory, Stateful, Stream,
-    TypeAnnotation, UFixed, UInt, float32, int32, is_fixed,
+    TypeAnnotation, UFixed, UInt, float32, int32, is_dynamic, is_fixed, shape_str,
 )
 from .resolve import MISSING, Env, KernelSource, get_source
 from .streams import StreamOps
@@ -36,6 +36,10 @@ from .typing_rules import TypingError, binop_type, common_type, unop_type
 from .values import PyVal, StreamArrayVal, StreamVal, Sym, TensorVal
 
 __all__ = ["build_module", "Template", "template"]
+
+#: the hint of errors on unsupported uses of a dynamic array ``A: T[...]``
+DYNAMIC_HINT = ("a T[...] array supports element reads and writes (A[i]) and being passed whole "
+                "to a kernel parameter declared T[...]; loop over its size argument instead")
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
            ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.LShift: "shl",
@@ -333,8 +337,13 @@ class FunctionBuilder(StreamOps):
                          "write a tensor type as T[M, N], not T[M][N]")
             shape = tuple(val.shape)
             if any(s is Ellipsis for s in shape):
-                self.err(node, "dynamic shapes (T[...]) are not supported in hardware",
-                         "give every dimension a compile-time size")
+                if shape != (Ellipsis,):
+                    dims = ", ".join("..." if s is Ellipsis else str(s) for s in shape)
+                    self.err(node, f"dynamic shape {val.dtype}[{dims}]: only a whole dynamic "
+                             "shape T[...] is supported (a 1-D array whose length is known at "
+                             "run time)", "declare the array as T[...] and index it flat "
+                             "(A[i * N + j]), passing the sizes as scalar arguments")
+                return val.dtype, (None,)
             for s in shape:
                 if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1:
                     self.err(node, f"tensor dimension must be a positive integer, not {s!r}",
@@ -409,6 +418,9 @@ class FunctionBuilder(StreamOps):
             if isinstance(dtype, Stream):
                 self.err(n, "a kernel cannot return a stream",
                          "pass the stream as a parameter and put into it")
+            if is_dynamic(shape):
+                self.err(n, "a kernel cannot return a tensor of dynamic shape (T[...])",
+                         "pass the output array as a T[...] parameter and write it in place")
             out.append(ResultSpec(dtype, shape))
         return out
 
@@ -457,7 +469,7 @@ class FunctionBuilder(StreamOps):
                 if isinstance(val, PyVal) and not isinstance(val.value, np.ndarray):
                     t = self.materialize_fill(spec.type, spec.shape, self.as_expr(val, v, spec.type), "ret")
                     val = t
-                val = self.as_tensor(val, v)
+                val = self.static_tensor(self.as_tensor(val, v), v, "returning a tensor")
                 if tuple(val.shape) != tuple(spec.shape):
                     self.err(v, f"returned tensor has shape {list(val.shape)} but the kernel "
                              f"declares {list(spec.shape)}", "fix the return annotation or value")
@@ -475,6 +487,10 @@ class FunctionBuilder(StreamOps):
             self.err(node, "annotated assignment target must be a plain name")
         name = node.target.id
         dtype, shape, markers = self.eval_annotation(node.annotation)
+        if is_dynamic(shape):
+            self.err(node.annotation, f"{name!r} cannot have a dynamic shape (T[...])",
+                     "only kernel parameters may be T[...] (sized by the caller's array); "
+                     "give a local a compile-time shape")
         stateful = any(m is Stateful for m in markers)
         mem = next((m for m in markers if isinstance(m, Memory)), None)
         if dtype is None:
@@ -523,6 +539,7 @@ class FunctionBuilder(StreamOps):
                                  f"declared {list(shape)}")
                 init = np.array(numerics.to_raw(arr, dtype), dtype=object).reshape(shape)
             elif isinstance(v, TensorVal):
+                self.static_tensor(v, node.value, "initializing a tensor from another")
                 if tuple(v.shape) != shape:
                     self.err(node.value, f"initializer has shape {list(v.shape)}, "
                              f"declared {list(shape)}", "shapes must match exactly")
@@ -1040,6 +1057,7 @@ class FunctionBuilder(StreamOps):
 
             if isinstance(node.op, ast.UAdd):
                 return v
+            self.static_tensor(v, node, "whole-tensor arithmetic")
             return tensor_unop(self, {ast.USub: "neg", ast.Invert: "invert",
                                       ast.Not: "not"}[type(node.op)], v, node)
         return self.unop({ast.USub: "neg", ast.UAdd: "pos", ast.Not: "not",
@@ -1134,10 +1152,12 @@ class FunctionBuilder(StreamOps):
         if node.attr == "T" and isinstance(base, TensorVal):
             from .builtins import transpose
 
+            self.static_tensor(base, node, "'.T'")
             return transpose(self, base, None, node)
         if node.attr == "reverse" and isinstance(base, Expr):
             return self.bit_reverse(base, node)
         if isinstance(base, TensorVal) and node.attr == "shape":
+            self.static_tensor(base, node, "'.shape'")
             return PyVal(tuple(base.shape))
         self.err(node, f"unsupported attribute {node.attr!r}",
                  "kernel values support .T, .bits, .fracs, .reverse(), .bitcast(), .copy()")
@@ -1199,9 +1219,14 @@ class FunctionBuilder(StreamOps):
         elts = snode.elts if isinstance(snode, ast.Tuple) else [snode]
         if len(elts) > len(base.shape):
             self.err(node, f"too many indices: tensor has {len(base.shape)} dimension(s), "
-                     f"got {len(elts)}")
+                     f"got {len(elts)}",
+                     f"{base.buf!r} is a dynamic array T[...], which is 1-D: index it flat, "
+                     f"{base.buf}[i * N + j]" if is_dynamic(base.shape) else None)
         parts, has_slice = [], False
         for d, e in enumerate(elts):
+            if base.shape[d] is None:
+                parts.append(self.dynamic_index(e, base))
+                continue
             if isinstance(e, ast.Slice):
                 has_slice = True
                 lo = 0 if e.lower is None else self._const_int(e.lower, "slice bound")
@@ -1235,6 +1260,27 @@ class FunctionBuilder(StreamOps):
         if not has_slice:
             return parts, None
         return parts, "slices"
+
+    def dynamic_index(self, e, base: TensorVal) -> Expr:
+        """The index of the dynamic dimension of ``base`` (``A: T[...]``): any integer
+        expression; its range is checked at run time (the interpreter raises on an
+        out-of-bounds access, the RTL wrapper flags it)."""
+        if isinstance(e, ast.Slice):
+            self.static_tensor(base, e, "slicing")
+        v = self.expr(e)
+        if isinstance(v, PyVal):
+            if not isinstance(v.value, (int, np.integer)) or isinstance(v.value, bool):
+                self.err(e, f"tensor index must be an integer, not {v.value!r}")
+            if int(v.value) < 0:
+                self.err(e, f"index {int(v.value)} of dynamic array {base.buf!r}: negative "
+                         "indices need the length, which is only known at run time",
+                         f"index from the start with the size argument, e.g. "
+                         f"{base.buf}[size - 1]")
+            return Const(int(v.value), Index(), self.loc(e))
+        ex = self.as_expr(v, e)
+        if not isinstance(ex.type, (Int, UInt, Index)):
+            self.err(e, f"tensor index must be an integer, not {ex.type}")
+        return ex
 
     def _const_int(self, node, what):
         v = self.expr(node)
@@ -1311,6 +1357,7 @@ class FunctionBuilder(StreamOps):
         if fn is len:
             v = self.expr(node.args[0])
             if isinstance(v, TensorVal):
+                self.static_tensor(v, node, "len()")
                 return PyVal(v.shape[0])
             return PyVal(len(v.value))
         if isinstance(fn, AlloType):
@@ -1369,6 +1416,7 @@ class FunctionBuilder(StreamOps):
         if attr == "copy" and isinstance(base, TensorVal):
             from .builtins import copy_tensor
 
+            self.static_tensor(base, node, "'.copy()'")
             return copy_tensor(self, base, hint, node)
         self.err(node, f"unsupported method .{attr}()")
 
@@ -1417,7 +1465,18 @@ class FunctionBuilder(StreamOps):
                 if not isinstance(a, TensorVal):
                     self.err(an, f"argument {p.name!r} of {callee.name} is a tensor "
                              f"{p.type}{list(p.shape)}; got a scalar")
-                if tuple(a.shape) != tuple(p.shape):
+                if is_dynamic(p.shape):
+                    if len(a.shape) != 1:
+                        self.err(an, f"shape mismatch in call to {callee.name}: argument "
+                                 f"{p.name!r} is a dynamic 1-D array ({p.type}[...]), got a "
+                                 f"tensor of shape {shape_str(a.shape)}",
+                                 "pass a 1-D tensor or a 1-D subview such as A[i]")
+                elif is_dynamic(a.shape):
+                    self.err(an, f"shape mismatch in call to {callee.name}: argument "
+                             f"{p.name!r} expects {shape_str(p.shape)}, got the dynamic array "
+                             f"{a.buf!r} ({a.dtype}[...])",
+                             f"declare the parameter of {callee.name} as {p.type}[...] too")
+                elif tuple(a.shape) != tuple(p.shape):
                     self.err(an, f"shape mismatch in call to {callee.name}: argument "
                              f"{p.name!r} expects {list(p.shape)}, got {list(a.shape)}",
                              "pass a tensor (or subview) of the declared shape")
@@ -1474,7 +1533,7 @@ class FunctionBuilder(StreamOps):
         if isinstance(v, PyVal):
             return self.literal(v, node, other)
         if isinstance(v, TensorVal):
-            self.err(node, f"expected a scalar, got a tensor of shape {list(v.shape)}")
+            self.err(node, f"expected a scalar, got a tensor of shape {shape_str(v.shape)}")
         if isinstance(v, (StreamVal, StreamArrayVal)):
             self.err(node, f"stream {v.name!r} is not a value", "read an element with .get()")
         if isinstance(v, tuple):
@@ -1522,6 +1581,8 @@ class FunctionBuilder(StreamOps):
         if isinstance(a, TensorVal) or isinstance(b, TensorVal):
             from .builtins import elementwise
 
+            for v in (a, b):
+                self.static_tensor(v, node, "whole-tensor arithmetic")
             return elementwise(self, op, a, b, node)
         a, b = self.pair_exprs(a, b, node)
         return self.scalar_binop(op, a, b, node)
@@ -1545,6 +1606,14 @@ class FunctionBuilder(StreamOps):
         return BinOp(op, self.coerce(a, rt, node), self.coerce(b, rt, node), rt, loc)
 
     # ------------------------------------------------------------ tensors
+
+    def static_tensor(self, v, node, what: str):
+        """``v``, unless it is a dynamic tensor (``T[...]``) and ``what`` needs its shape at
+        compile time: then an error at ``node``."""
+        if isinstance(v, TensorVal) and is_dynamic(v.shape):
+            self.err(node, f"{what} needs a compile-time shape, but {v.buf!r} is a dynamic "
+                     f"array ({v.dtype}[...])", DYNAMIC_HINT)
+        return v
 
     def as_tensor(self, v, node) -> TensorVal:
         if isinstance(v, TensorVal):

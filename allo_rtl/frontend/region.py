@@ -30,7 +30,7 @@ from .. import dataflow as df
 from ..errors import AlloError, Loc
 from ..ir.nodes import BufRef, CallStmt, Function, Module, Param, StreamDecl, StreamRef
 from ..ir.streams import stream_accesses
-from ..ir.types import Stream
+from ..ir.types import Stream, is_dynamic
 from .parse import FunctionBuilder
 from .streams import stream_element_name
 from .resolve import KernelSource
@@ -111,6 +111,11 @@ class RegionBuilder(FunctionBuilder):
                      f"{name!r}; region parameters must be arrays",
                      "pass a scalar as a one-element array (int32[1]) or make it a "
                      "compile-time constant or template parameter")
+        if is_dynamic(shape):
+            self.err(node, f"dataflow region {self.src.tree.name!r} has dynamic array parameter "
+                     f"{name!r} ({dtype}[...]); region parameters need compile-time shapes",
+                     "give the region parameter a compile-time shape such as T[N] (a template "
+                     "parameter works)")
         irname = self.fresh(name)
         self.declare(name, Sym("tensor", irname, dtype, shape))
         return Param(irname, dtype, shape, None, self.loc(node))

@@ -120,6 +120,7 @@ class StreamOps:
         if isinstance(v, PyVal) and isinstance(v.value, (np.ndarray, list)):
             v = self.const_tensor(np.asarray(v.value), an)
         if t.is_block:
+            self.static_tensor(v, an, "put() of a block")
             if not isinstance(v, TensorVal):
                 self.err(an, f"stream {sv.name!r} carries {t.dtype}{list(t.shape)} blocks; "
                          "put() got a scalar", "put a tensor (or subview) of the block shape")

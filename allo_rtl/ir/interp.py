@@ -14,6 +14,11 @@ get would block; calls to it are ``yield from`` inside another such function and
 run by :func:`~.scheduler.drive` from sequential code. A dataflow region
 (``attrs["dataflow"]``) creates its streams and runs its kernel calls with the
 scheduler. Functions without Stream parameters compile exactly as before.
+
+Dynamic arrays (``A: T[...]``, IR shape ``(None,)``): the function also takes the
+length ``n_<name>`` of the view it was passed, and every access is bounds-checked
+against it (an out-of-bounds index is an :class:`AlloError` at the kernel line, never
+a silent wrap into another element or a Python ``IndexError``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .nodes import (
     Cast, Const, Decl, For, Function, If, Load, Math, Module, Return, Select, Store,
     StreamDecl, StreamGet, StreamPut, StreamRef, UnOp, Var, While, walk_stmts,
 )
-from .types import Fixed, Float, Index, Int, UFixed, UInt
+from .types import Fixed, Float, Index, Int, UFixed, UInt, is_dynamic
 
 __all__ = ["compile_module", "InterpModule"]
 
@@ -102,6 +107,15 @@ def _fmax(a, b):
     return a if a > b else b
 
 
+def _out_of_bounds(index, n, what, loc):
+    """An access outside a dynamic array: ``what`` = (function, array)."""
+    fname, buf = what
+    raise AlloError(f"{fname}: index {index} is out of bounds for the dynamic array {buf!r} "
+                    f"of length {n}", loc,
+                    "the array argument is shorter than the loop bounds: check the size "
+                    "arguments against the arrays passed")
+
+
 _RUNTIME = {
     "_f32": N._round_f32, "_rf": N.round_float, "_cast": N.cast, "_wrap": N.wrap,
     "_cdiv": N.c_div, "_cmod": N.c_mod, "_fdivi": N.floor_div, "_shl": N.shl, "_shr": N.shr,
@@ -115,7 +129,9 @@ _RUNTIME = {
     "_ffloor": lambda x: float(math.floor(x)) if math.isfinite(x) else x,
     "_Fifo": scheduler.Fifo, "_run_region": scheduler.run_region, "_drive": scheduler.drive,
     "_blocked": scheduler.blocked, "_plain": scheduler.plain_process,
+    "_oob": _out_of_bounds,
 }
+
 
 
 def is_process(f: Function) -> bool:
@@ -158,10 +174,22 @@ class _FuncGen:
     def off(self, name):
         return f"o_{name}" if name in self.params else None
 
-    def flat(self, buf, idx):
+    def size_var(self, name):
+        """The variable holding the length of dynamic array ``name`` (a parameter)."""
+        return f"n_{name}"
+
+    def flat(self, buf, idx, loc=None):
         shape = self.shapes[buf]
         if len(idx) != len(shape):
             raise AssertionError(f"index rank mismatch on {buf}")
+        if is_dynamic(shape):  # 1-D, bounds-checked against the length passed in
+            self.tmp += 1
+            t, n = f"_i{self.tmp}", self.size_var(buf)
+            what = self.gen.const_obj((self.f.name, buf))
+            chk = (f"({t} if 0 <= ({t} := {self.expr(idx[0])}) < {n} "
+                   f"else _oob({t}, {n}, {what}, {self.gen.const_obj(loc)}))")
+            o = self.off(buf)
+            return f"{chk} + {o}" if o else chk
         terms = []
         stride = 1
         strides = []
@@ -214,7 +242,7 @@ class _FuncGen:
         if isinstance(e, Var):
             return self.v(e.name)
         if isinstance(e, Load):
-            return f"{self.b(e.buf)}[{self.flat(e.buf, e.index)}]"
+            return f"{self.b(e.buf)}[{self.flat(e.buf, e.index, e.loc)}]"
         if isinstance(e, BinOp):
             return self.binop(e)
         if isinstance(e, UnOp):
@@ -397,7 +425,8 @@ class _FuncGen:
         if isinstance(s, Assign):
             return self.emit(ind, f"{self.v(s.name)} = {self.expr(s.value)}")
         if isinstance(s, Store):
-            return self.emit(ind, f"{self.b(s.buf)}[{self.flat(s.buf, s.index)}] = {self.expr(s.value)}")
+            return self.emit(ind, f"{self.b(s.buf)}[{self.flat(s.buf, s.index, s.loc)}] = "
+                                  f"{self.expr(s.value)}")
         if isinstance(s, For):
             rng = f"{self.expr(s.lb)}, {self.expr(s.ub)}" + (f", {s.step}" if s.step != 1 else "")
             self.emit(ind, f"for v_{s.var} in range({rng}):")
@@ -504,6 +533,10 @@ class _FuncGen:
             elif p.is_tensor:
                 lst, off = self.ref(a)
                 args += [lst, off]
+                if is_dynamic(p.shape):  # the length of the (1-D) view passed
+                    shape = self.shapes[a.buf]
+                    args.append(self.size_var(a.buf) if is_dynamic(shape) else
+                                str(int(np.prod(shape[len(a.prefix):]))))
             else:
                 args.append(self.expr(a))
         return args
@@ -547,6 +580,8 @@ class _FuncGen:
             elif p.is_tensor:
                 self.shapes[p.name] = p.shape
                 args += [f"b_{p.name}", f"o_{p.name}"]
+                if is_dynamic(p.shape):
+                    args.append(self.size_var(p.name))
             else:
                 args.append(f"v_{p.name}")
         self.emit(0, f"def F_{f.name}({', '.join(args)}):")
@@ -610,14 +645,16 @@ class InterpModule:
         res = self._fn(*raw_args)
         for idx, lst in writeback:
             p = self.top.params[idx]
-            args[idx][...] = N.from_raw(lst, p.type, p.shape)
+            args[idx][...] = N.from_raw(lst, p.type, args[idx].shape)
         return unmarshal_results(self.top, res)
 
 
 def marshal_inputs(top: Function, args) -> tuple:
     """Check and convert user arguments to raw interpreter values.
 
-    Returns (flat argument list for the generated function, [(arg index, raw list)])."""
+    Returns (flat argument list for the generated function, [(arg index, raw list)]): per
+    tensor parameter its raw list and offset 0, plus its length for a dynamic array
+    (``T[...]``, any 1-D array)."""
     if len(args) != len(top.params):
         raise AlloError(
             f"{top.name}() takes {len(top.params)} argument(s) "
@@ -632,7 +669,13 @@ def marshal_inputs(top: Function, args) -> tuple:
                 else:
                     raise AlloError(f"argument {p.name!r} of {top.name} must be a numpy array "
                                     f"of shape {list(p.shape)}, got {type(a).__name__}", top.loc)
-            if tuple(a.shape) != tuple(p.shape):
+            if is_dynamic(p.shape):
+                if a.ndim != 1:
+                    raise AlloError(f"argument {p.name!r} of {top.name} is a dynamic 1-D array "
+                                    f"({p.type}[...]), got shape {list(a.shape)}", top.loc,
+                                    "pass a 1-D array (e.g. A.ravel() of a contiguous array, "
+                                    "written back through the view)")
+            elif tuple(a.shape) != tuple(p.shape):
                 raise AlloError(f"argument {p.name!r} of {top.name} has shape {list(a.shape)}, "
                                 f"expected {list(p.shape)}", top.loc,
                                 "pass an array of the declared shape")
@@ -643,7 +686,7 @@ def marshal_inputs(top: Function, args) -> tuple:
                 warnings.warn(f"argument {p.name!r} of {top.name}: {a.dtype} array converted to "
                               f"{p.type}", AlloWarning, stacklevel=3)
             lst = N.to_raw(a, p.type)
-            out += [lst, 0]
+            out += [lst, 0] + ([len(lst)] if is_dynamic(p.shape) else [])
             if isinstance(args[k], np.ndarray):
                 wb.append((k, lst))
         else:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Index
+from .types import Index, shape_str
 
 from .nodes import (
     Assign, BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, BufRef, CallStmt,
@@ -80,7 +80,7 @@ def _ref(a) -> str:
 
 
 def _ty(t, shape) -> str:
-    return f"{t}[{', '.join(map(str, shape))}]" if shape else str(t)
+    return f"{t}{shape_str(shape)}" if shape else str(t)
 
 
 def _stmts(body, ind, out):

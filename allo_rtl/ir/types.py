@@ -13,7 +13,7 @@ __all__ = [
     "AlloType", "Int", "UInt", "Index", "Fixed", "UFixed", "Float", "Struct",
     "Stream", "TypeAnnotation", "ConstExpr", "Stateful", "Memory", "Layout",
     "index", "bool", "float16", "bfloat16", "float32", "float64",
-    "is_int", "is_signed", "is_float", "is_fixed",
+    "is_int", "is_signed", "is_float", "is_fixed", "is_dynamic", "shape_str",
 ] + [f"int{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 128, 256, 512)] + [
     f"uint{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64, 128, 256, 512)
 ]
@@ -265,6 +265,21 @@ class Layout:
 
     def __rmatmul__(self, other):
         return other
+
+
+def is_dynamic(shape) -> bool:
+    """True for the IR shape of a dynamic tensor parameter, ``A: float32[...]``.
+
+    Allo lowers ``T[...]`` to a memref with one dynamic dimension (``memref<?xf32>``): a 1-D
+    array whose length is known only at run time (sized by the numpy argument; kernels
+    take the length as a scalar argument). In the IR that shape is ``(None,)``, printed
+    ``f32[?]``. Only kernel parameters may have it."""
+    return any(n is None for n in shape)
+
+
+def shape_str(shape) -> str:
+    """``[4, 4]``; a dynamic extent prints as ``?`` (``[?]``)."""
+    return f"[{', '.join('?' if n is None else str(n) for n in shape)}]"
 
 
 def is_int(t) -> bool:

@@ -7,7 +7,9 @@ with one index per dimension; stores and assignments carry the element / variabl
 give a 1-bit value; loop bounds are integers with a non-zero step; calls name an
 existing function with matching argument and result counts, scalars for scalar
 parameters and (sub)views of the right shape for tensor parameters; returns match the
-result list; constant tensor initialisers have the declared shape. Streams: every
+result list; constant tensor initialisers have the declared shape. A dynamic shape
+``(None,)`` (``A: T[...]``) appears only on tensor parameters; such a parameter gets
+a 1-D (sub)view, and a dynamic array is passed only to such a parameter. Streams: every
 stream accessed is a Stream parameter or declared in the function; a put carries a
 value of the element type (a (sub)view of the block shape and element type for a
 stream of blocks), a get writes a variable of the element type (a buffer of the block
@@ -30,7 +32,7 @@ import numpy as np
 from .nodes import (CMPOPS, Assign, BinOp, BufRef, CallStmt, Decl, Expr, For, Function, If,
                     Load, Module, Return, Store, StreamDecl, StreamGet, StreamPut, StreamRef, Var,
                     While, expr_children, ret_name)
-from .types import Fixed, Float, Stream, UFixed
+from .types import Fixed, Float, Stream, UFixed, is_dynamic
 
 __all__ = ["VerifyError", "verify_module", "maybe_verify", "enabled"]
 
@@ -94,6 +96,13 @@ class _FuncCheck:
         raise VerifyError(f"after {self.after or 'a pass'}: function {self.f.name}: {msg}{where}")
 
     def run(self):
+        for p in self.f.params:
+            if p.is_tensor and is_dynamic(p.shape) and tuple(p.shape) != (None,):
+                self.fail(f"parameter {p.name!r} has shape {p.shape}: the only dynamic shape "
+                          "is (None,)")
+        for r in self.f.results:
+            if is_dynamic(r.shape):
+                self.fail(f"a result has the dynamic shape {r.shape}")
         if self.f.attrs.get("dataflow"):
             self.region()
         self.body(self.f.body)
@@ -246,7 +255,9 @@ class _FuncCheck:
             elif p.is_tensor:
                 if not isinstance(a, BufRef):
                     self.fail(f"tensor parameter {p.name!r} of {s.callee} gets a scalar")
-                self.ref(a, p.shape, f"argument {p.name!r} of {s.callee}")
+                # a dynamic array keeps its kind after lower.dynamic gave it an extent
+                shape = (None,) if p.name in callee.attrs.get("dynamic", ()) else p.shape
+                self.ref(a, shape, f"argument {p.name!r} of {s.callee}")
             else:
                 if isinstance(a, BufRef):
                     self.fail(f"scalar parameter {p.name!r} of {s.callee} gets a tensor")
@@ -271,6 +282,12 @@ class _FuncCheck:
         if len(a.prefix) > len(full):
             self.fail(f"{what}: {len(a.prefix)} fixed indices into {a.buf!r} of rank {len(full)}")
         view = full[len(a.prefix):]
+        if is_dynamic(shape) or is_dynamic(view):
+            if not (is_dynamic(shape) and len(view) == 1):
+                self.fail(f"{what}: view {a.buf}{list(full)} [{len(a.prefix)} fixed] has shape "
+                          f"{tuple(view)}, expected {tuple(shape)} (a dynamic array goes only "
+                          "to a dynamic parameter, which takes a 1-D view)")
+            return
         if int(np.prod(view)) != int(np.prod(shape)):
             self.fail(f"{what}: view {a.buf}{list(full)} [{len(a.prefix)} fixed] has shape "
                       f"{tuple(view)}, expected {tuple(shape)}")

@@ -4,7 +4,9 @@ Data flow: :mod:`prepare` (memory effects as explicit loops) -> :mod:`banks`
 (partitioned arrays as banks / registers) -> :mod:`cfg`
 (basic blocks, terminator trees, threading) -> :mod:`dag` (per-block operation
 schedule) -> :mod:`kernel` (FSM + datapath component per function) ->
-:mod:`top` (wrapper with the argument memories, Verilog).
+:mod:`top` (wrapper with the argument memories, Verilog). Dynamic arrays
+(``T[...]``) get a 32-bit address space first and a host memory of the argument's
+length in the wrapper (:mod:`dynamic`, :meth:`LoweredDesign.rewrap`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..ir.nodes import Module
 from ..ir.verify import maybe_verify
 from . import ops
 from .banks import bank_module
+from .dynamic import DEFAULT_HOST_DEPTH, bound_dynamic, dynamic_params
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
 from .report import format_rows, schedule_rows
@@ -35,6 +38,20 @@ class LoweredDesign:
     verilog: str
     spec: object  # testbench.spec.DesignSpec
     seconds: dict = field(default_factory=dict)
+    profile: bool = False
+    lengths: dict = field(default_factory=dict)  # dynamic arrays: host memory -> words
+
+    def rewrap(self, lengths: dict) -> "LoweredDesign":
+        """This design with the host memories of its dynamic arrays sized ``lengths``
+        ({host memory name: words}); the kernel hierarchy is reused, not re-lowered."""
+        lengths = {**self.lengths, **lengths}
+        wrapper = TopWrapper(self.top, profile=self.profile, lengths=lengths)
+        t0 = time.perf_counter()
+        text = emit_verilog(wrapper, self.name)
+        seconds = dict(self.seconds, verilog=time.perf_counter() - t0)
+        return LoweredDesign(self.module, self.funcs, self.top, self.name, text,
+                             design_spec(self.top, self.name, self.profile, lengths), seconds,
+                             self.profile, lengths)
 
     def component(self) -> KernelComponent:
         """A fresh Amaranth component of the top kernel (for use in a user's design)."""
@@ -73,9 +90,11 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False,
     """Lower an IR module (as produced by the frontend/schedule) to Verilog. ``profile``
     adds read/write counters per argument memory (scalar outputs ``prof__<mem>__reads``).
     ``clock_mhz``: the target clock the schedulers budget for (default
-    :data:`ops.DEFAULT_CLOCK_MHZ`, 120 MHz: int32 datapaths close timing there on ECP5)."""
+    :data:`ops.DEFAULT_CLOCK_MHZ`, 120 MHz: int32 datapaths close timing there on ECP5).
+    The host memory of a dynamic array parameter holds :data:`DEFAULT_HOST_DEPTH` words
+    until :meth:`LoweredDesign.rewrap` sizes it."""
     t0 = time.perf_counter()
-    prepared = prepare_module(module)
+    prepared = prepare_module(bound_dynamic(module))
     maybe_verify(prepared, "lower.prepare")
     prepared = bank_module(prepared)
     maybe_verify(prepared, "lower.banks")
@@ -84,8 +103,11 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False,
     top = funcs[prepared.top]
     t1 = time.perf_counter()
     name = name or f"{prepared.top}_top"
-    wrapper = TopWrapper(top, profile=profile)
+    lengths = {h.name: DEFAULT_HOST_DEPTH for h in host_memories(top)
+               if h.kind == "param" and h.buf in dynamic_params(top.f)}
+    wrapper = TopWrapper(top, profile=profile, lengths=lengths)
     text = emit_verilog(wrapper, name)
     t2 = time.perf_counter()
-    return LoweredDesign(prepared, funcs, top, name, text, design_spec(top, name, profile),
-                         {"schedule": t1 - t0, "verilog": t2 - t1})
+    return LoweredDesign(prepared, funcs, top, name, text,
+                         design_spec(top, name, profile, lengths),
+                         {"schedule": t1 - t0, "verilog": t2 - t1}, profile, lengths)

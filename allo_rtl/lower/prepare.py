@@ -125,7 +125,8 @@ class _Prep:
         runs their operations in parallel where memory ports allow."""
         if not (isinstance(s.lb, Const) and isinstance(s.ub, Const)):
             raise AlloError(f"unroll= on loop '{s.name or s.var}' needs constant bounds",
-                            s.loc, "unroll a loop with constant bounds, or drop unroll=")
+                            s.loc, "split it first (s.split(axis, F)) and unroll the "
+                            "constant-bound inner loop, or drop unroll=")
         vals = list(range(s.lb.value, s.ub.value, s.step))
         vt = s.lb.type
 

@@ -9,7 +9,11 @@ The wrapper is what simulation (and a user's SoC) sees. Ports (the contract of
   ``<name>__haddr``/``__hwdata``/``__hwe``/``__hrdata`` (read latency 1) for
   loading and reading the memory while the kernel is idle;
 * scalar parameters ``<name>`` (in; sampled with ``start``) and scalar results
-  ``ret<k>`` (out; valid in the ``done`` cycle).
+  ``ret<k>`` (out; valid in the ``done`` cycle);
+* per dynamic array parameter (``A: T[...]``, see :mod:`.dynamic`) ``<name>__oob``
+  (out, valid in the ``done`` cycle): the kernel wrote at or beyond the argument's
+  length since ``start`` (such writes are dropped; reads are not flagged, since the
+  schedulers may issue a guarded load before its guard is known).
 
 Each memory is an :class:`amaranth.lib.memory.Memory` with one read and one
 write port, multiplexed between the host (idle) and the kernel (busy).
@@ -27,13 +31,13 @@ from amaranth.lib import memory
 from testbench.spec import DesignSpec, MemSpec, PortSpec
 
 from . import ops
-from .kernel import MEMORY_ATTRS, KernelComponent, LoweredFunction, port_name
+from .kernel import MEMORY_ATTRS, KernelComponent, LoweredFunction, addr_width, port_name
 from .prepare import ret_name
 
 #: width of the profiling counters
 PROFILE_BITS = 32
 
-__all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory", "WAIVERS"]
+__all__ = ["TopWrapper", "design_spec", "emit_verilog", "HostMemory", "host_depth", "WAIVERS"]
 
 
 @dataclass(frozen=True)
@@ -59,22 +63,36 @@ def host_memories(lf: LoweredFunction) -> list:
     return out
 
 
-def design_spec(lf: LoweredFunction, top: str, profile: bool = False) -> DesignSpec:
-    mems = [MemSpec(h.name, h.type.bits, lf.bufs[h.buf].depth) for h in host_memories(lf)]
+def host_depth(lf: LoweredFunction, h: HostMemory, lengths: dict) -> int:
+    """Words of host memory ``h``: its buffer's depth, or for a dynamic array the length
+    of the argument (``lengths[h.name]``, at least one word)."""
+    if h.name in lengths:
+        return max(1, lengths[h.name])
+    return lf.bufs[h.buf].depth
+
+
+def design_spec(lf: LoweredFunction, top: str, profile: bool = False,
+                lengths: dict | None = None) -> DesignSpec:
+    lengths = lengths or {}
+    mems = [MemSpec(h.name, h.type.bits, host_depth(lf, h, lengths)) for h in host_memories(lf)]
     ins = [PortSpec(port_name(p.name), p.type.bits) for p in lf.f.params if not p.is_tensor]
     outs = [PortSpec(f"ret{k}", r.type.bits) for k, r in enumerate(lf.f.results)
             if not r.is_tensor]
     if profile:
         outs += [PortSpec(f"prof__{h.name}__{w}", PROFILE_BITS) for h in host_memories(lf)
                  for w in ("reads", "writes")]
+    outs += [PortSpec(f"{name}__oob", 1) for name in lengths]
     return DesignSpec(top, tuple(mems), tuple(ins), tuple(outs))
 
 
 class TopWrapper(Elaboratable):
-    """The top kernel with its argument memories and host ports (see module docstring)."""
+    """The top kernel with its argument memories and host ports (see module docstring).
+    ``lengths``: {host memory: words} of the dynamic array parameters."""
 
-    def __init__(self, lf: LoweredFunction, profile: bool = False):
+    def __init__(self, lf: LoweredFunction, profile: bool = False, lengths: dict | None = None):
         self.lf = lf
+        self.lengths = dict(lengths or {})
+        self.oob = {name: Signal(name=f"{name}__oob") for name in self.lengths}
         self.profile = {}
         if profile:
             for h in host_memories(lf):
@@ -93,9 +111,8 @@ class TopWrapper(Elaboratable):
             if not r.is_tensor:
                 self.scalars_out[k] = Signal(ops.shape_of(r.type), name=f"ret{k}")
         for h in host_memories(lf):
-            b = lf.bufs[h.buf]
             self.host[h.name] = (
-                Signal(b.aw, name=f"{h.name}__haddr"), Signal(h.type.bits, name=f"{h.name}__hwdata"),
+                Signal(addr_width(host_depth(lf, h, self.lengths)), name=f"{h.name}__haddr"), Signal(h.type.bits, name=f"{h.name}__hwdata"),
                 Signal(name=f"{h.name}__hwe"), Signal(h.type.bits, name=f"{h.name}__hrdata"))
 
     def ports(self) -> list:
@@ -103,7 +120,7 @@ class TopWrapper(Elaboratable):
         for h in self.host.values():
             out += list(h)
         out += list(self.scalars_in.values()) + list(self.scalars_out.values())
-        return out + list(self.profile.values())
+        return out + list(self.profile.values()) + list(self.oob.values())
 
     def elaborate(self, platform):
         m = Module()
@@ -120,15 +137,17 @@ class TopWrapper(Elaboratable):
         for i, sig in self.scalars_out.items():
             m.d.comb += sig.eq(getattr(k, f"ret{i}"))
         for h in host_memories(self.lf):
-            b = self.lf.bufs[h.buf]
             port = getattr(k, h.name)
             haddr, hwdata, hwe, hrdata = self.host[h.name]
-            mem = memory.Memory(shape=unsigned(h.type.bits), depth=max(2, b.depth), init=[],
+            mem = memory.Memory(shape=unsigned(h.type.bits),
+                                depth=max(2, host_depth(self.lf, h, self.lengths)), init=[],
                                 attrs=MEMORY_ATTRS)
             m.submodules[f"mem_{h.name}"] = mem
             rp = mem.read_port()
             wp = mem.write_port()
             kin = [port.raddr, port.ren, port.waddr, port.wdata, port.wen]
+            if h.name in self.lengths:
+                kin[4] = self.bounds_check(m, h.name, port, busy)
             own_w = busy
             if self.lf.mem_input_regs:
                 # the kernel side registered in front of the RAM (see lower.kernel); a write
@@ -157,6 +176,22 @@ class TopWrapper(Elaboratable):
                         m.d.sync += cnt.eq(cnt + 1)
                     m.d.comb += self.profile[(h.name, w)].eq(cnt + (busy & en))
         return m
+
+    def bounds_check(self, m, name, port, busy):
+        """Dynamic array ``name``: drive ``<name>__oob`` (a write at or beyond the length
+        since ``start``, including the current cycle) and return the write enable with
+        such writes dropped. Reads are not checked: a load under an ``if`` may be issued
+        before its condition is known (its value is then unused)."""
+        n = self.lengths[name]
+        bad = Signal(name=f"{name}_oob_now")
+        seen = Signal(name=f"{name}_oob_seen")
+        m.d.comb += bad.eq(busy & port.wen & (port.waddr >= n))
+        with m.If(self.start):
+            m.d.sync += seen.eq(0)
+        with m.Elif(bad):
+            m.d.sync += seen.eq(1)
+        m.d.comb += self.oob[name].eq(seen | bad)
+        return port.wen & (port.waddr < n)
 
 
 def emit_verilog(wrapper: TopWrapper, name: str) -> str:

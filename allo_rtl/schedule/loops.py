@@ -476,7 +476,7 @@ def unroll(module: Module, axis, factor, loc: Loc | None):
         raise AlloError(f"unroll: loop {_loop_desc(s)} has non-constant bounds and cannot be "
                         "fully unrolled", loc,
                         "split it first (s.split(axis, F)) and unroll the constant-bound inner "
-                        "loop, or pass a partial factor")
+                        "loop")
     s.attrs["unroll"] = factor
     return None
 

@@ -42,7 +42,7 @@ from ..ir.nodes import (
     walk_stmts,
 )
 from ..ir.printer import print_expr
-from ..ir.types import Index, UInt, is_int
+from ..ir.types import Index, UInt, is_dynamic, is_int
 from ..ir.transform import assigned_vars, fresh_name as _fresh, subst_body as _subst_body
 from .resolve import resolve_buffer, resolve_loop
 
@@ -644,6 +644,12 @@ def partition(module: Module, target, partition_type, dim, factor, loc: Loc | No
     for node, req in plan.items():
         f = module.funcs[node[0]]
         shape = _tensor_shape(f, node[1])
+        if is_dynamic(shape):
+            raise AlloError(f"partition: {desc} propagates to {_node_str(module, node)}, a "
+                            "dynamic array (T[...]) whose size is not known at compile time",
+                            loc, "a dynamic array cannot be banked: pass a tensor with a "
+                            "compile-time shape to that parameter, or do not partition "
+                            f"{ref.name}")
         if kind != "complete":
             for d in sorted(req[1]):
                 if factor > shape[d - 1]:

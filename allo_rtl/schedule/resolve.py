@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import AlloError, Loc
 from ..ir.nodes import Decl, For, Function, If, Module, While, walk_stmts
+from ..ir.types import is_dynamic
 
 __all__ = ["LoopRef", "BufferRef", "resolve_loop", "resolve_buffer", "find_parent", "loop_path",
            "all_loops"]
@@ -128,6 +129,11 @@ def resolve_buffer(module: Module, target, loc: Loc | None, prim: str,
                         f"{type(target).__name__}", loc, "pass e.g. s.A or 'kernel:A'")
     p = f.param(name)
     if p is not None and p.is_tensor:
+        if is_dynamic(p.shape):
+            raise AlloError(f"{prim}: {f.name}:{name} is a dynamic array ({p.type}[...]); "
+                            f"{prim} needs its size at compile time", loc,
+                            f"declare {name} with a compile-time shape (e.g. {p.type}[N]), or "
+                            f"copy it into a local buffer of a fixed size and apply {prim} there")
         return BufferRef(f, name, tuple(p.shape), p.type, p)
     for s in walk_stmts(f.body):
         if isinstance(s, Decl) and s.name == name and s.shape:

@@ -146,8 +146,66 @@ def k_bad_type(A: "foo"):  # noqa: F821
     pass
 
 
-def k_dynamic_shape(A: float32[...]):
+def k_dynamic_mixed(A: float32[..., 4]):
     pass
+
+
+def k_dynamic_local(A: int32[...]):
+    B: int32[...] = 0
+
+
+def k_dynamic_return(A: int32[...]) -> int32[...]:
+    return A
+
+
+def k_dynamic_2d_index(A: int32[...], n: int32):
+    for i in range(n):
+        A[i, 0] = 1
+
+
+def k_dynamic_whole_arith(A: int32[...]):
+    B = A + 1
+
+
+def k_dynamic_builtin(A: float32[...]):
+    B = allo.exp(A)
+
+
+def k_dynamic_slice(A: int32[...]):
+    A[0:2] = 1
+
+
+def k_dynamic_negative_index(A: int32[...]):
+    A[-1] = 0
+
+
+def k_dynamic_len(A: int32[...]):
+    n = len(A)
+
+
+def k_dynamic_shape_attr(A: int32[...]):
+    n = A.shape[0]
+
+
+def k_dynamic_to_static_call(A: int32[...]):
+    B = helper_kernel(A)
+
+
+def k_dynamic_init_copy(A: int32[...]):
+    B: int32[4] = A
+
+
+def k_dynamic_returned(A: int32[...]) -> int32[4]:
+    return A
+
+
+def dyn_helper(X: int32[...], n: int32):
+    for i in range(n):
+        X[i] = 0
+
+
+def k_2d_to_dynamic_call(B: int32[2, 2]):
+    dyn_helper(B, 4)
 
 
 def k_bad_dim(A: int32[0]):
@@ -242,7 +300,26 @@ CASES = [
     (k_chained_assign, "x = y = 1", "chained assignment"),
     (k_grid_mismatch, "allo.grid(4)", "grid() has 1 dimension(s) but 2 loop variable(s)"),
     (k_bad_type, "def k_bad_type", "name 'foo' is not defined"),
-    (k_dynamic_shape, "def k_dynamic_shape", "dynamic shapes"),
+    (k_dynamic_mixed, "def k_dynamic_mixed", "dynamic shape f32[..., 4]: only a whole dynamic "
+     "shape T[...] is supported"),
+    (k_dynamic_local, "B: int32[...] = 0", "'B' cannot have a dynamic shape (T[...])"),
+    (k_dynamic_return, "def k_dynamic_return", "cannot return a tensor of dynamic shape"),
+    (k_dynamic_2d_index, "A[i, 0] = 1", "too many indices: tensor has 1 dimension(s), got 2"),
+    (k_dynamic_whole_arith, "B = A + 1", "whole-tensor arithmetic needs a compile-time shape, "
+     "but 'A' is a dynamic array (i32[...])"),
+    (k_dynamic_builtin, "B = allo.exp(A)", "allo.exp() needs a compile-time shape"),
+    (k_dynamic_slice, "A[0:2] = 1", "slicing needs a compile-time shape"),
+    (k_dynamic_negative_index, "A[-1] = 0", "index -1 of dynamic array 'A': negative indices "
+     "need the length"),
+    (k_dynamic_len, "n = len(A)", "len() needs a compile-time shape"),
+    (k_dynamic_shape_attr, "n = A.shape[0]", "'.shape' needs a compile-time shape"),
+    (k_dynamic_to_static_call, "B = helper_kernel(A)", "argument 'A' expects [4], got the "
+     "dynamic array 'A' (i32[...])"),
+    (k_dynamic_init_copy, "B: int32[4] = A", "initializing a tensor from another needs a "
+     "compile-time shape"),
+    (k_dynamic_returned, "return A", "returning a tensor needs a compile-time shape"),
+    (k_2d_to_dynamic_call, "dyn_helper(B, 4)", "argument 'X' is a dynamic 1-D array (i32[...]), "
+     "got a tensor of shape [2, 2]"),
     (k_bad_dim, "def k_bad_dim", "tensor dimension must be a positive integer"),
     (k_meta_elif_without_if, "with allo.meta_elif", "meta_elif without a preceding meta_if"),
     (k_meta_if_runtime, "n > 2", "meta_if condition must be known at compile time"),

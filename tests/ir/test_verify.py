@@ -6,7 +6,7 @@ import copy
 import pytest
 
 import allo_rtl as allo
-from allo_rtl.ir.nodes import Assign, BinOp, CallStmt, Const, Load, Store, Var
+from allo_rtl.ir.nodes import Assign, BinOp, CallStmt, Const, Load, ResultSpec, Store, Var
 from allo_rtl.ir.types import Index, Int, int32
 from allo_rtl.ir.verify import VerifyError, enabled, verify_module
 
@@ -71,3 +71,36 @@ def test_missing_top_is_reported():
         verify_module(m)
 
 
+
+
+def _dynamic_kernel():
+    def callee(X: int32[...], n: int32):
+        X[0] = n
+
+    def k(A: int32[...], B: int32[4], n: int32):
+        callee(A, n)
+        callee(B, 4)
+
+    return allo.customize(k).module
+
+
+def test_dynamic_arrays_verify_and_print_with_a_question_mark():
+    m = _dynamic_kernel()
+    verify_module(m, "test")
+    assert "func k(A: i32[?], B: i32[4], n: i32)" in str(m)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda m: setattr(m.funcs["k"].params[0], "shape", (None, 4)),
+     "parameter 'A' has shape (None, 4): the only dynamic shape is (None,)"),
+    (lambda m: setattr(m.funcs["callee"].params[0], "shape", (4,)),
+     "argument 'X' of callee: view A[None] [0 fixed] has shape (None,), expected (4,)"),
+    (lambda m: m.funcs["k"].results.append(ResultSpec(int32, (None,))),
+     "a result has the dynamic shape (None,)"),
+])
+def test_broken_dynamic_ir_is_reported(breakage, message):
+    m = copy.deepcopy(_dynamic_kernel())
+    breakage(m)
+    with pytest.raises(VerifyError, match="after test: function ") as e:
+        verify_module(m, "test")
+    assert message in str(e.value)
