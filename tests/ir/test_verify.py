@@ -56,12 +56,18 @@ def test_the_suite_runs_with_the_verifier_on():
      "passes 0 arguments for 1 parameters"),
 ])
 def test_broken_ir_is_reported_with_the_pass_and_statement(breakage, message):
-    m = copy.deepcopy(_kernel())
+    text = _broken(_kernel, breakage, "s.split", "function k: ")
+    assert message in text
+    assert "\n  in: " in text
+
+
+def _broken(kernel, breakage, after, function):
+    """The VerifyError text for ``kernel()``'s module broken by ``breakage``."""
+    m = copy.deepcopy(kernel())
     breakage(m)
-    with pytest.raises(VerifyError, match="after s.split: function k: ") as e:
-        verify_module(m, "s.split")
-    assert message in str(e.value)
-    assert "\n  in: " in str(e.value)
+    with pytest.raises(VerifyError, match=f"after {after}: {function}") as e:
+        verify_module(m, after)
+    return str(e.value)
 
 
 def test_missing_top_is_reported():
@@ -99,8 +105,4 @@ def test_dynamic_arrays_verify_and_print_with_a_question_mark():
      "a result has the dynamic shape (None,)"),
 ])
 def test_broken_dynamic_ir_is_reported(breakage, message):
-    m = copy.deepcopy(_dynamic_kernel())
-    breakage(m)
-    with pytest.raises(VerifyError, match="after test: function ") as e:
-        verify_module(m, "test")
-    assert message in str(e.value)
+    assert message in _broken(_dynamic_kernel, breakage, "test", "function ")
