@@ -1,7 +1,7 @@
 """PEP 695 template kernels (Python 3.12+ syntax; imported only on 3.12+)."""
 
 import allo_rtl as allo
-from allo_rtl.ir.types import float32, int32
+from allo_rtl.ir.types import float32, int8, int32
 
 
 def scale[T: (float32, int32), M: int32](A: "T[M]", f: "T") -> "T[M]":
@@ -25,3 +25,13 @@ def named[T, N](A: "T[N + 1]") -> "T[N + 1]":
 
 def top_named(A: int32[6]) -> int32[6]:
     return named[int32, 5, "c5"](A)
+
+
+def fill_dyn[T](A: "T[...]", v: "T", n: int32):
+    for i in range(n):
+        A[i] = v
+
+
+def top_dyn(A: float32[...], B: int8[...], n: int32):
+    fill_dyn[float32](A, 0.5, n)
+    fill_dyn[int8](B, -3, n)

@@ -42,3 +42,15 @@ def test_bound_is_checked(mod):
 def test_string_arg_names_instance_and_expression_shapes(mod):
     s = allo.customize(mod.top_named)
     assert "named_c5" in s.module.funcs
+
+
+def test_dynamic_array_template_parameter(mod):
+    s = allo.customize(mod.top_dyn)
+    assert "func fill_dyn(A: f32[?], v: f32, n: i32)" in str(s.module)
+    A, B = np.zeros(6, np.float32), np.zeros(3, np.int8)
+    s.build(target="sim")(A, B, 3)
+    assert A.tolist() == [0.5] * 3 + [0.0] * 3 and B.tolist() == [-3] * 3
+    s2 = allo.customize(mod.fill_dyn, instantiate=[int32])
+    X = np.zeros(4, np.int32)
+    s2.build(target="sim")(X, 7, 4)
+    assert X.tolist() == [7] * 4
