@@ -29,7 +29,6 @@ from .errors import AlloError
 from .ir import numerics as N
 from .ir.interp import marshal_inputs, unmarshal_results
 from .ir.nodes import Module
-from .ir.streams import reject_streams
 from .ir.types import Fixed, Float, Index, Int, is_dynamic
 from .lower.kernel import port_name
 
@@ -93,7 +92,6 @@ class RTLModule:
                  cache_dir=None, profile: bool = False, clock_mhz: float | None = None):
         from .lower import lower_design
 
-        reject_streams(module, "rtl")  # no FIFOs in the lowering yet: stop at the kernel line
         self.ir = module
         self.clock_mhz = clock_mhz
         self.design = lower_design(module, name, profile=profile, clock_mhz=clock_mhz)
@@ -174,6 +172,18 @@ class RTLModule:
             self.build_seconds = time.perf_counter() - t0
         return self._build
 
+    def _sim_error(self, e) -> AlloError:
+        """The AlloError for a failed simulation; a run that hit max_cycles in a dataflow
+        design names the FIFOs that were full or empty then."""
+        top = self.design.top
+        fifos = _fifo_report(top, getattr(e, "outputs", {}))
+        hint = "if the kernel legitimately runs longer, raise mod.max_cycles"
+        if fifos:
+            hint = ("a kernel waits on a stream that is never served (check the number of "
+                    "puts and gets per stream and their order); " + hint)
+        return AlloError(f"RTL simulation of {top.f.name} failed{fifos}: {e}", self.ir.top_func.loc,
+                         hint)
+
     def __call__(self, *args):
         top = self.design.top.f
         ir_top = self.ir.top_func
@@ -207,8 +217,7 @@ class RTLModule:
             res = native.run(build, memories, scalars, max_cycles=self.max_cycles,
                              trace_path=self.trace_path)
         except SimulationError as e:
-            raise AlloError(f"RTL simulation of {top.name} failed: {e}", ir_top.loc,
-                            "if the kernel legitimately runs longer, raise mod.max_cycles") from None
+            raise self._sim_error(e) from None
         self.last_run = res
         self.last_cycles = res.cycles
         self._check_bounds(res, lengths)
@@ -252,6 +261,24 @@ class RTLModule:
                                 "the array argument is shorter than the loop bounds: check "
                                 "the size arguments against the arrays passed (target='sim' "
                                 "names the access)")
+
+
+def _fifo_report(lf, outputs: dict) -> str:
+    """The FIFOs of a stalled dataflow design that are empty or full, for error messages."""
+    from .lower.top import fifo_states
+
+    states = fifo_states(lf, outputs) if getattr(lf, "fifo_names", None) else {}
+    stuck = {k: v for k, v in states.items() if v != "partly full"}
+    if not stuck:
+        return ""
+    full = [k for k, v in stuck.items() if v == "full"]
+    empty = [k for k, v in stuck.items() if v == "empty"]
+    parts = []
+    if full:
+        parts.append(f"full (a writer waits): {', '.join(full)}")
+    if empty:
+        parts.append(f"empty (a reader may wait): {', '.join(empty)}")
+    return "; FIFOs at the limit: " + "; ".join(parts)
 
 
 def outputs_equal(a, b) -> bool:

@@ -25,7 +25,7 @@ __all__ = ["HARNESS_VERSION", "MAGIC_IN", "MAGIC_OUT", "SHIM_TOP", "EXIT_TIMEOUT
            "EXIT_USAGE", "words_per_value", "input_words", "output_words", "shim_verilog", "main_cpp"]
 
 #: Bumped whenever the generated sources or the image format change (part of the cache key).
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 MAGIC_IN = 0x4E494254   # "TBIN"
 MAGIC_OUT = 0x54554254  # "TBUT"
 SHIM_TOP = "allo_tb_top"
@@ -251,7 +251,12 @@ def main_cpp(spec: DesignSpec) -> str:
     emit("    half(0);")
     emit("    unsigned long long cycles = 1;")
     emit("    while (!top->done) {")
-    emit(f"        if (cycles >= max_cycles) fail({EXIT_TIMEOUT}, \"TIMEOUT: done not seen within max_cycles\", cycles);")
+    emit("        if (cycles >= max_cycles) {")
+    for i, p in enumerate(spec.scalar_outputs):  # the design's state at the limit (debug aid)
+        if p.width <= 64:
+            emit(f'            fprintf(stdout, "allo_tb: at timeout {p.name} = %llu\\n", (unsigned long long)top->so{i});')
+    emit(f"            fail({EXIT_TIMEOUT}, \"TIMEOUT: done not seen within max_cycles\", cycles);")
+    emit("        }")
     emit(f"        if (ctx->gotFinish()) fail({EXIT_FINISH}, \"design called $finish before done\", cycles);")
     emit("        tick();")
     emit("        ++cycles;")

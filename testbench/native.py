@@ -64,6 +64,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -557,9 +558,13 @@ def run(
                                   f"{log_tail(out)}") from None
         seconds = time.perf_counter() - t0
         if proc.returncode == EXIT_TIMEOUT:
-            raise SimulationError(
+            err = SimulationError(
                 f"kernel '{spec.top}' did not raise done within max_cycles={max_cycles} cycles "
                 f"(stopped at cycle {max_cycles}); log tail:\n{log_tail(proc.stdout)}")
+            # the scalar outputs at the limit (the harness prints them): debugging state
+            err.outputs = {m.group(1): int(m.group(2)) for m in re.finditer(
+                r"^allo_tb: at timeout (\S+) = (\d+)$", proc.stdout or "", re.M)}
+            raise err
         if proc.returncode == EXIT_FINISH:
             raise SimulationError(f"kernel '{spec.top}' called $finish before done; log tail:\n{log_tail(proc.stdout)}")
         if proc.returncode != 0:

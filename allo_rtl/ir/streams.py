@@ -3,52 +3,22 @@
 * :func:`stream_accesses` — which streams a function puts into and gets from,
   directly or through the functions it calls (a Stream argument binds the
   callee's parameter to the caller's stream).
-* :func:`first_stream_node` / :func:`reject_streams` — the RTL lowering has no
-  FIFOs yet, so building a design that uses streams for ``target="rtl"`` stops
-  with an :class:`~allo_rtl.errors.AlloError` at the first stream of the kernel
-  source instead of producing wrong hardware.
+* :func:`uses_streams` — whether a function touches streams at all.
 """
 
 from __future__ import annotations
 
-from ..errors import AlloError, Loc
+from ..errors import Loc
 from .nodes import (CallStmt, Function, Module, StreamDecl, StreamGet, StreamPut, StreamRef,
                     walk_stmts)
 
-__all__ = ["uses_streams", "first_stream_node", "reject_streams", "stream_accesses"]
+__all__ = ["uses_streams", "stream_accesses"]
 
 
 def uses_streams(f: Function) -> bool:
     """True if ``f`` has a Stream parameter or declares, puts into or gets from a stream."""
     return any(p.is_stream for p in f.params) or any(
         isinstance(s, (StreamDecl, StreamPut, StreamGet)) for s in walk_stmts(f.body))
-
-
-def first_stream_node(module: Module):
-    """The first stream parameter or statement of ``module`` (callees first), or None."""
-    for f in module.funcs.values():
-        for p in f.params:
-            if p.is_stream:
-                return p
-        for s in walk_stmts(f.body):
-            if isinstance(s, (StreamDecl, StreamPut, StreamGet)):
-                return s
-    return None
-
-
-def reject_streams(module: Module, target: str = "rtl") -> None:
-    """Raise an AlloError at the first stream of ``module``: ``target`` cannot build streams."""
-    node = first_stream_node(module)
-    if node is None:
-        return
-    what = "dataflow region" if module.top_func.attrs.get("dataflow") else "kernel"
-    raise AlloError(
-        f"streams and dataflow regions are not supported by target={target!r} yet "
-        f"({what} {module.top!r} uses stream {getattr(node, 'name', None) or node.stream!r})",
-        node.loc,
-        "build with target='sim' (the interpreter runs streams as blocking FIFOs and dataflow "
-        "kernels concurrently); FIFOs in the RTL arrive with the hierarchy-and-communication "
-        "issue")
 
 
 def stream_accesses(module: Module, f: Function, _memo: dict | None = None) -> dict:

@@ -22,6 +22,7 @@ from .dynamic import DEFAULT_HOST_DEPTH, bound_dynamic, dynamic_params
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
 from .report import format_rows, schedule_rows
+from .streams import check_streams, expand_block_streams
 from .top import TopWrapper, design_spec, emit_verilog, host_memories
 
 __all__ = ["lower_design", "LoweredDesign", "KernelComponent", "MemPortSignature", "TopWrapper"]
@@ -55,7 +56,7 @@ class LoweredDesign:
 
     def component(self) -> KernelComponent:
         """A fresh Amaranth component of the top kernel (for use in a user's design)."""
-        return KernelComponent(self.top)
+        return self.top.component()
 
     def host_memories(self):
         return host_memories(self.top)
@@ -94,6 +95,8 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False,
     The host memory of a dynamic array parameter holds :data:`DEFAULT_HOST_DEPTH` words
     until :meth:`LoweredDesign.rewrap` sizes it."""
     t0 = time.perf_counter()
+    module = expand_block_streams(module)
+    check_streams(module)
     prepared = prepare_module(bound_dynamic(module))
     maybe_verify(prepared, "lower.prepare")
     prepared = bank_module(prepared)

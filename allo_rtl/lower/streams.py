@@ -20,7 +20,7 @@ import copy
 import warnings
 
 from ..errors import AlloError, AlloWarning
-from ..ir.nodes import (BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module, Store,
+from ..ir.nodes import (CallStmt, Const, Decl, For, Function, If, Load, Module, Store,
                         StreamDecl, StreamGet, StreamPut, StreamRef, Var, While, walk_stmts)
 from ..ir.streams import stream_accesses
 from ..ir.types import Index, Stream
@@ -172,6 +172,22 @@ def _check_call_types(module: Module, f: Function, streams: dict):
                     "declare both ends with the same element type (cast the values you put)")
 
 
+def _access_loc(module: Module, f: Function, stream: str, kind: str):
+    """The kernel line of the first ``kind`` access of ``stream`` in ``f``, looking into the
+    functions it passes the stream to."""
+    for s in walk_stmts(f.body):
+        if isinstance(s, StreamPut if kind == "put" else StreamGet) and s.stream == stream:
+            return s.loc
+        if isinstance(s, CallStmt) and s.callee in module.funcs:
+            callee = module.funcs[s.callee]
+            for a, p in zip(s.args, callee.params):
+                if isinstance(a, StreamRef) and a.stream == stream:
+                    loc = _access_loc(module, callee, p.name, kind)
+                    if loc is not None:
+                        return loc
+    return None
+
+
 def check_streams(module: Module) -> None:
     """Raise an AlloError for stream errors that are visible before simulation (see the
     module docstring); warn when elements are left in a FIFO at the end."""
@@ -184,9 +200,9 @@ def check_streams(module: Module) -> None:
         for d in decls:
             puts = _count(module, f.body, d.name, "put", memo)
             gets = _count(module, f.body, d.name, "get", memo)
-            acc = stream_accesses(module, f).get(d.name, {})
             if puts is None or gets is None:
                 continue
+            acc = {k: _access_loc(module, f, d.name, k) for k in ("put", "get")}
             if gets > puts:
                 raise AlloError(
                     f"deadlock: {gets} elements are taken from stream {d.name!r} but only "

@@ -31,7 +31,7 @@ from amaranth.lib import memory
 from testbench.spec import DesignSpec, MemSpec, PortSpec
 
 from . import ops
-from .kernel import MEMORY_ATTRS, KernelComponent, LoweredFunction, addr_width, port_name
+from .kernel import MEMORY_ATTRS, LoweredFunction, addr_width, port_name
 from .prepare import ret_name
 
 #: width of the profiling counters
@@ -63,6 +63,30 @@ def host_memories(lf: LoweredFunction) -> list:
     return out
 
 
+#: FIFO status bits per debug port (two per FIFO: holds data, full)
+DEBUG_BITS = 64
+
+
+def debug_ports(lf) -> list:
+    """[(port name, width)] of the FIFO status outputs ``dbg__fifos<k>`` of a dataflow
+    region at the top (see :func:`fifo_states`)."""
+    n = 2 * len(getattr(lf, "fifo_names", ()))
+    return [(f"dbg__fifos{k}", min(DEBUG_BITS, n - k * DEBUG_BITS))
+            for k in range((n + DEBUG_BITS - 1) // DEBUG_BITS)]
+
+
+def fifo_states(lf, outputs: dict) -> dict:
+    """{FIFO name: "empty" | "full" | "partly full"} from the debug outputs' values."""
+    bits = 0
+    for k, (name, _) in enumerate(debug_ports(lf)):
+        bits |= int(outputs.get(name, 0)) << (k * DEBUG_BITS)
+    out = {}
+    for i, name in enumerate(lf.fifo_names):
+        nonempty, full = (bits >> (2 * i)) & 1, (bits >> (2 * i + 1)) & 1
+        out[name] = "full" if full else ("partly full" if nonempty else "empty")
+    return out
+
+
 def host_depth(lf: LoweredFunction, h: HostMemory, lengths: dict) -> int:
     """Words of host memory ``h``: its buffer's depth, or for a dynamic array the length
     of the argument (``lengths[h.name]``, at least one word)."""
@@ -82,6 +106,7 @@ def design_spec(lf: LoweredFunction, top: str, profile: bool = False,
         outs += [PortSpec(f"prof__{h.name}__{w}", PROFILE_BITS) for h in host_memories(lf)
                  for w in ("reads", "writes")]
     outs += [PortSpec(f"{name}__oob", 1) for name in lengths]
+    outs += [PortSpec(n, w) for n, w in debug_ports(lf)]
     return DesignSpec(top, tuple(mems), tuple(ins), tuple(outs))
 
 
@@ -98,7 +123,8 @@ class TopWrapper(Elaboratable):
             for h in host_memories(lf):
                 for w in ("reads", "writes"):
                     self.profile[(h.name, w)] = Signal(PROFILE_BITS, name=f"prof__{h.name}__{w}")
-        self.kernel = KernelComponent(lf)
+        self.kernel = lf.component()
+        self.dbg = [Signal(w, name=n) for n, w in debug_ports(lf)]
         self.start = Signal(name="start")
         self.done = Signal(name="done")
         self.scalars_in = {}
@@ -120,7 +146,7 @@ class TopWrapper(Elaboratable):
         for h in self.host.values():
             out += list(h)
         out += list(self.scalars_in.values()) + list(self.scalars_out.values())
-        return out + list(self.profile.values()) + list(self.oob.values())
+        return out + list(self.profile.values()) + self.dbg + list(self.oob.values())
 
     def elaborate(self, platform):
         m = Module()
@@ -132,6 +158,8 @@ class TopWrapper(Elaboratable):
         with m.Elif(k.done):
             m.d.sync += busy.eq(0)
         m.d.comb += [k.start.eq(self.start), self.done.eq(k.done)]
+        for i, sig in enumerate(self.dbg):
+            m.d.comb += sig.eq(k.fifo_status[i * DEBUG_BITS:(i + 1) * DEBUG_BITS])
         for name, sig in self.scalars_in.items():
             m.d.comb += getattr(k, port_name(name)).eq(sig)
         for i, sig in self.scalars_out.items():
