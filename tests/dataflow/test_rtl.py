@@ -290,3 +290,18 @@ def test_run_time_stall_names_the_fifos():
     msg = info.value.msg
     assert "did not raise done within max_cycles=500" in msg
     assert "full (a writer waits): q" in msg and "empty (a reader may wait): done" in msg
+
+
+def helper_put16(q: Stream[int16, 4], x: int16):
+    q.put(x)
+
+
+def test_stream_type_mismatch_across_a_call_is_a_build_time_error():
+    def k(A: int32[4]):
+        q: Stream[int32, 4]
+        helper_put16(q, A[0])
+        A[1] = q.get()
+
+    with pytest.raises(AlloError, match="stream type mismatch in call to helper_put16") as info:
+        allo.customize(k).build()
+    assert info.value.loc.line == line_of(k, "helper_put16(q, A[0])")
