@@ -10,6 +10,8 @@ import allo_rtl.dataflow as df
 from allo_rtl import AlloError
 from allo_rtl.ir.types import Stream, int8, int16, int32, uint8
 
+from designs import dataflow_frames
+
 from ..conftest import line_of
 from . import test_regions as R
 
@@ -61,32 +63,8 @@ def test_region_hardware_is_concurrent_kernels_and_fifos():
     assert "dbg__fifos0" in v
 
 
-F, N = 16, 64
-
-
-@df.region()
-def frames(A: int32[F, N], B: int32[F, N]):
-    q1: Stream[int32, 4]
-    q2: Stream[int32, 4]
-
-    @df.kernel(mapping=[1], args=[A])
-    def load(lA: int32[F, N]):
-        for f in range(F):
-            for i in range(N):
-                q1.put(lA[f, i])
-
-    @df.kernel(mapping=[1])
-    def compute():
-        for f in range(F):
-            for i in range(N):
-                x = q1.get()
-                q2.put(x * 3 + 1)
-
-    @df.kernel(mapping=[1], args=[B])
-    def store(lB: int32[F, N]):
-        for f in range(F):
-            for i in range(N):
-                lB[f, i] = q2.get()
+F, N = 16, dataflow_frames.N
+frames = dataflow_frames.kernel(F)  # load -> compute (3x + 1) -> store over F frames
 
 
 def test_three_pipelined_stages_over_16_frames_overlap(rng):
