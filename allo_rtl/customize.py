@@ -23,4 +23,6 @@ def customize(fn, verbose: bool = False, enable_tensor: bool = False, lower_lina
     module = build_module(fn, instantiate=instantiate, caller_env=env,
                           typing_rule_set=typing_rule_set)
     maybe_verify(module, "the frontend")
-    return Schedule(module, source_fn=fn)
+    s = Schedule(module, source_fn=fn)
+    s.inst_list = list(instantiate) if instantiate else []
+    return s

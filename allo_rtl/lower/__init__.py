@@ -22,6 +22,7 @@ from .dynamic import DEFAULT_HOST_DEPTH, bound_dynamic, dynamic_params
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
 from .report import format_rows, schedule_rows
+from .systolic import check_unfolded, outline_systolic
 from .streams import check_streams, expand_block_streams
 from .top import TopWrapper, design_spec, emit_verilog, host_memories
 
@@ -97,8 +98,11 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False,
     t0 = time.perf_counter()
     module = expand_block_streams(module)
     check_streams(module)
+    check_unfolded(module)
     prepared = prepare_module(bound_dynamic(module))
     maybe_verify(prepared, "lower.prepare")
+    prepared = outline_systolic(prepared)
+    maybe_verify(prepared, "lower.systolic")
     prepared = bank_module(prepared)
     maybe_verify(prepared, "lower.banks")
     with ops.target_clock(clock_mhz):

@@ -844,6 +844,10 @@ def lower_functions(module: IRModule) -> dict:
         _check_calls(f, module)
         if f.attrs.get("dataflow"):
             out[name] = LoweredRegion(f, out, module, name in in_region)
+        elif f.attrs.get("systolic") is not None:
+            from .systolic import LoweredSystolic  # an outlined PE grid (lower/systolic.py)
+
+            out[name] = LoweredSystolic(f, out)
         else:
             out[name] = LoweredFunction(f, out, stream_directions(module, f), name in in_region)
     return out

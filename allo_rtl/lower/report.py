@@ -61,6 +61,7 @@ def schedule_rows(design) -> list:
                     walk(s.body, outer + [None])
 
         walk(lf.f.body, [])
+        rows += getattr(lf, "report_rows", list)()  # e.g. a systolic array's engine
         for buf in lf.f.attrs.get("dynamic_banks", []):
             rows.append({"function": lf.name, "loop": "-", "trip": None, "invocations": None,
                          "pipelined": False, "requested_ii": None, "ii": None, "depth": None,

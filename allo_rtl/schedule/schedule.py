@@ -135,6 +135,8 @@ class Schedule:
         self.module = module
         self.top_func_name = module.top
         self.primitive_sequences: list = []
+        #: the template arguments of ``customize(fn, instantiate=...)`` (Allo's name)
+        self.inst_list: list = []
         self._source_fn = source_fn
 
     @property
@@ -205,15 +207,17 @@ class Schedule:
         "buffer_at": ("memory", "buffer_at", lambda a, k: (a[0], a[1])),
         "reuse_at": ("memory", "reuse_at", lambda a, k: (a[0], a[1])),
         "reshape": ("memory", "reshape", lambda a, k: (a[0], a[1])),
+        "unfold": ("systolic", "unfold", lambda a, k: (a[0], a[1])),
+        "to": ("systolic", "to", lambda a, k: (a[0], a[1], k.get("axis"), k.get("depth", -1))),
     }
 
     def _apply(self, prim: str, args: tuple, kwargs: dict, loc):
         """Record primitive ``prim`` and apply it to the module (errors point at ``loc``)."""
-        from . import loops, memory
+        from . import loops, memory, systolic
 
         self._record(prim, *args, **kwargs)
         mod, fn, params = self._PRIMITIVES[prim]
-        impl = getattr({"loops": loops, "memory": memory}[mod], fn)
+        impl = getattr({"loops": loops, "memory": memory, "systolic": systolic}[mod], fn)
         out = impl(self.module, *params(args, kwargs), loc)
         maybe_verify(self.module, f"s.{prim}")
         return out
@@ -273,10 +277,20 @@ class Schedule:
         return self._apply("reshape", (target, shape), {}, _caller_loc())
 
     def to(self, target, dst, axis=None, depth=-1):
+        """After ``pe = s.unfold(...)``: ``s.to(buf, pe, axis=d)`` streams ``buf`` between
+        neighbouring PEs along grid dimension ``d`` (see :mod:`allo_rtl.schedule.systolic`)."""
+        from .systolic import is_pe_grid
+
+        if is_pe_grid(dst):
+            return self._apply("to", (target, dst), {"axis": axis, "depth": depth},
+                               _caller_loc())
         raise self._unsupported("to")
 
     def unfold(self, band_name, axes):
-        raise self._unsupported("unfold")
+        """Loops ``axes`` of band ``band_name`` become the dimensions of a grid of processing
+        elements; returns the grid for ``s.to`` (see :mod:`allo_rtl.schedule.systolic`)."""
+        return self._apply("unfold", (band_name, list(axes) if isinstance(axes, tuple)
+                                      else axes), {}, _caller_loc())
 
     def compose(self, schs, id=None, instantiate=None):  # noqa: A002 - Allo's name
         """Replay the primitives of sub-schedule(s) ``schs`` (schedules of functions this

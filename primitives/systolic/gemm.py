@@ -168,11 +168,10 @@ class SystolicGemm(wiring.Component):
         self.a_addr, self.b_addr, self.c_banks = a_addr, b_addr, c_banks
         self.K = prod(self.steps)
         self.ntiles = prod(self.tiles)
-        self.period = self._period()
+        self.period, self.latency = self.timing(rows, cols, self.tiles, self.steps,
+                                                c_banks.banks, self.read_latency)
         #: cycles from a tile's last step issued to PE(0, 0)'s sum on the C port
         self.drain_offset = self.read_latency + SystolicArray.DRAIN_LATENCY
-        self.latency = ((self.ntiles - 1) * self.period + self.K + self.read_latency
-                        + rows + cols + 2)
         super().__init__({
             "start": In(1), "done": Out(1),
             "a": Out(MemPort(a_addr.width, a_width)).array(rows),
@@ -180,27 +179,26 @@ class SystolicGemm(wiring.Component):
             "c": Out(MemPort(c_banks.width, c_width)).array(len(c_banks.banks)),
         })
 
-    def _period(self) -> int:
+    @staticmethod
+    def timing(rows, cols, tiles, steps, banks, read_latency):
+        """``(period, latency)`` of an engine (see the class docstring); ValueError when
+        two PEs on one C port finish in the same cycle. ``banks``: ``c_banks.banks``."""
+        K, ntiles = prod(steps), prod(tiles)
         diags = []
-        for p, bank in enumerate(self.c_banks.banks):
+        for p, bank in enumerate(banks):
             d = sorted(i + j for i, j, _ in bank)
             for x, y in zip(d, d[1:]):
                 if x == y:
                     raise ValueError(
-                        f"{type(self).__name__}: C port {p} receives two PEs of anti-diagonal "
-                        f"{x} (i + j = {x}), whose sums leave the array in the same cycle")
+                        f"SystolicGemm: C port {p} receives two PEs of anti-diagonal {x} "
+                        f"(i + j = {x}), whose sums leave the array in the same cycle")
             diags.append(d)
-        period = max(self.K, self.rows)
-        if self.ntiles == 1:
-            return period
-
-        def clash(t):
-            return any((x - y) % t == 0 for d in diags for a, x in enumerate(d)
-                       for y in d[a + 1:])
-
-        while clash(period):
-            period += 1
-        return period
+        period = max(K, rows)
+        if ntiles > 1:
+            while any((x - y) % period == 0 for d in diags for a, x in enumerate(d)
+                      for y in d[a + 1:]):
+                period += 1
+        return period, (ntiles - 1) * period + K + read_latency + rows + cols + 2
 
     def elaborate(self, platform):
         m = Module()
