@@ -252,7 +252,14 @@ class Schedule:
         return self._apply("inline", (func_name,), {}, _caller_loc())
 
     def dataflow(self, target):
-        raise self._unsupported("dataflow")
+        """Make function ``target`` a dataflow region: its calls run concurrently, talking
+        through the streams made by :meth:`to` (see :mod:`allo_rtl.schedule.dataflow`)."""
+        from . import dataflow
+
+        loc = _caller_loc()
+        self._record("dataflow", target)
+        dataflow.dataflow(self.module, target, loc)
+        maybe_verify(self.module, "s.dataflow")
 
     def compute_at(self, from_axis, target_axis):
         """Move the producer nest of ``from_axis`` into the consumer nest at ``target_axis``."""
@@ -284,7 +291,13 @@ class Schedule:
         if is_pe_grid(dst):
             return self._apply("to", (target, dst), {"axis": axis, "depth": depth},
                                _caller_loc())
-        raise self._unsupported("to")
+        # s.to(array, "consumer", depth): a FIFO between two calls (schedule/dataflow.py)
+        from . import dataflow
+
+        loc = _caller_loc()
+        self._record("to", target, dst, axis=axis, depth=depth)
+        dataflow.to(self.module, target, dst, depth, loc)
+        maybe_verify(self.module, "s.to")
 
     def unfold(self, band_name, axes):
         """Loops ``axes`` of band ``band_name`` become the dimensions of a grid of processing
@@ -332,6 +345,9 @@ class Schedule:
         (the target clock the schedulers budget for; default 120 MHz). Allo's HLS options
         (``mode``, ``project``, ``configs``, ``wrap_io``, ``use_memory``) are accepted for
         compatibility and have no effect here (a warning says so)."""
+        from .dataflow import check_sequential_depths
+
+        check_sequential_depths(self.module)
         unknown = sorted(set(kwargs) - set(_RTL_OPTIONS))
         if unknown:
             raise AlloError(f"unknown build option(s) {', '.join(unknown)}", _caller_loc(),

@@ -314,12 +314,15 @@ def test_schedules_address_kernel_instances(rng):
     np.testing.assert_array_equal(C, A @ B)
 
 
-def test_dataflow_primitives_still_raise_not_supported():
+def test_dataflow_primitives_on_a_region():
     s = df.customize(producer_consumer)
-    with pytest.raises(allo.AlloError, match="not supported yet"):
-        s.dataflow("producer_consumer")
-    with pytest.raises(allo.AlloError, match="not supported yet"):
+    s.dataflow("producer_consumer")  # already a region: nothing changes
+    assert s.top_func.attrs["dataflow"] is True
+    with pytest.raises(allo.AlloError, match="producer_consumer:A is a parameter; s.to streams "
+                       "a local array"):
         s.to(s.A, "consumer_0")
+    with pytest.raises(allo.AlloError, match="s.dataflow of the loop .* not supported yet"):
+        s.dataflow(s.get_loops("producer_0")["S_i_j_0"]["i"])
 
 
 def test_inlining_a_region_kernel_is_refused():
