@@ -331,3 +331,28 @@ def test_dataflow_rejects_scalars_results_and_loops():
     assert "supports a function name" in str(e.value)
     with pytest.raises(AlloError, match="no function 'nope'"):
         s.dataflow("nope")
+
+
+@pytest.mark.rtl
+def test_the_same_callee_called_twice_is_two_kernel_instances(rng):
+    def twin(A: int32[N], B: int32[N], C: int32[N], D: int32[N]):
+        stage(A, C)
+        stage(B, D)
+
+    cycles = []
+    for region in (False, True):
+        s = allo.customize(twin)
+        if region:
+            s.dataflow("twin")
+            assert [c.callee for c in s.module.top_func.body] == ["stage", "stage"]
+        A, B = (rng.integers(-100, 100, N).astype(np.int32) for _ in range(2))
+        outs = [np.zeros(N, np.int32) for _ in range(4)]
+        s.build(target="sim")(A, B, outs[0], outs[1])
+        np.testing.assert_array_equal(outs[0], A * 3 - 2)
+        np.testing.assert_array_equal(outs[1], B * 3 - 2)
+        mod = s.build()
+        mod(A, B, outs[2], outs[3])
+        np.testing.assert_array_equal(outs[2], outs[0])
+        np.testing.assert_array_equal(outs[3], outs[1])
+        cycles.append(mod.last_cycles)
+    assert cycles == [101, 49]  # one after another, then concurrently
