@@ -127,6 +127,8 @@ def compose(s, sub, inst_id, instantiate, loc: Loc | None):
     done.add((id(sub), target))
     s._record("compose", sub, id=inst_id, instantiate=instantiate)
     base = sub.top_func_name
+    from .systolic import is_pe_grid
+
     for prim, args, kwargs in sub.primitive_sequences:
         if prim == "compose":
             # nested: the sub-schedule's own sub-schedules target functions it calls, which
@@ -134,6 +136,11 @@ def compose(s, sub, inst_id, instantiate, loc: Loc | None):
             compose(s, args[0], kwargs.get("id"), kwargs.get("instantiate"), loc)
             s.primitive_sequences.pop()  # recorded by the outer compose only
             continue
+        if prim == "dataflow" or (prim == "to" and not is_pe_grid(args[1])):
+            raise AlloError(f"compose: replaying s.{prim} of {base!r} (FIFOs between calls, "
+                            "dataflow regions) is not supported yet", loc,
+                            f"apply s.to/s.dataflow in the schedule of {base!r}'s caller, or "
+                            "build the sub-schedule on its own")
         if prim == "inline" and args[0] is None:
             args = (base,)
         args = tuple(_requalify(a, base, target) for a in args)

@@ -356,3 +356,14 @@ def test_the_same_callee_called_twice_is_two_kernel_instances(rng):
         np.testing.assert_array_equal(outs[3], outs[1])
         cycles.append(mod.last_cycles)
     assert cycles == [101, 49]  # one after another, then concurrently
+
+
+def test_composing_a_schedule_with_to_or_dataflow_is_refused():
+    def outer(A: int32[N], C: int32[N]):
+        top(A, C)
+
+    sub = allo.customize(top)
+    sub.to(sub.tmp, "consumer")
+    s = allo.customize(outer)
+    with pytest.raises(AlloError, match="replaying s.to of 'top'.* not supported yet"):
+        s.compose(sub)
