@@ -508,8 +508,8 @@ class _Band:
         self.reduction = []
         self.acc_var = None
         if (len(body) >= 2 and isinstance(body[0], Decl) and not body[0].shape
-                and isinstance(body[-1], Store)
-                and body[0].name in _free_vars([body[-1].value])):
+                and isinstance(body[-1], Store) and isinstance(_strip(body[-1].value), Var)
+                and _strip(body[-1].value).name == body[0].name):
             self._scalar_form(body)
         else:
             self._steps(body)
@@ -554,12 +554,6 @@ class _Band:
         while len(middle) == 1 and isinstance(middle[0], For):
             self.reduction.append(middle[0])
             middle = list(middle[0].body)
-        v = _strip(final.value)
-        if not (isinstance(v, Var) and v.name == self.acc_var):
-            raise AlloError(f"the band stores an expression of '{self.acc_var}' into "
-                            f"{final.buf}; a systolic PE stores its accumulator as it is",
-                            final.loc, f"store the accumulator: {final.buf}[...] = "
-                                       f"{self.acc_var}")
         self.c_store = final
         for t in (self.acc_type, _buffer(self.f, final.buf)[0]):
             if not _is_int(t):
@@ -1098,7 +1092,14 @@ def outline_systolic(module: Module) -> Module:
             funcs[sub.name] = sub
             n += 1
         funcs[name] = g
-    return Module(funcs, module.top)
+    # drop the functions only outlined bands called (e.g. Allo's PE_kernel)
+    live, todo = set(), [module.top]
+    while todo:
+        fn = todo.pop()
+        if fn not in live:
+            live.add(fn)
+            todo += [s.callee for s in walk_stmts(funcs[fn].body) if isinstance(s, CallStmt)]
+    return Module({k: v for k, v in funcs.items() if k in live}, module.top)
 
 
 def _next_band(body):

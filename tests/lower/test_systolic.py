@@ -1,0 +1,351 @@
+"""Unfolded bands as systolic arrays (allo_rtl/lower/systolic.py): co-simulation of the RTL
+against the unscheduled and the scheduled interpreter and numpy, bit for bit, with exact
+cycle counts; the forms the lowering recognises; its errors."""
+
+import numpy as np
+import pytest
+
+import allo_rtl as allo
+from allo_rtl import AlloError
+from allo_rtl.ir.numerics import int_range, numpy_dtype
+from allo_rtl.ir.types import Int, UInt, float32, int8, int16, int32, uint8
+from allo_rtl.lower import lower_design
+from allo_rtl.lower.systolic import LoweredSystolic
+
+from tests.kernel_check import assert_bitexact
+
+Cyclic = allo.Partition.Cyclic
+
+
+def _raw(t, shape, rng):
+    """Random values covering the whole range of integer type ``t``."""
+    lo, hi = int_range(t)
+    return rng.integers(lo, hi + 1, shape).astype(numpy_dtype(t))
+
+
+def _customize(kernel):
+    # the kernels of the factories below name their sizes and types in annotations only
+    return allo.customize(kernel, global_vars=getattr(kernel, "env", None))
+
+
+def _wrap(x, t):
+    x = np.asarray(x, dtype=object)
+    m = 1 << t.bits
+    x = x % m
+    if isinstance(t, Int):
+        x = np.where(x >= m // 2, x - m, x)
+    return x.astype(np.int64)
+
+
+def check3(kernel, schedule, args, **build_kw):
+    """Unscheduled interpreter == scheduled interpreter == RTL (arrays updated in place);
+    returns (RTL module, outputs)."""
+    ref = [np.copy(a) for a in args]
+    _customize(kernel).build(target="sim")(*ref)
+    s = _customize(kernel)
+    schedule(s)
+    sim = [np.copy(a) for a in args]
+    s.build(target="sim")(*sim)
+    mod = s.build(**build_kw)
+    out = [np.copy(a) for a in args]
+    mod(*out)
+    for k, (r, x, y) in enumerate(zip(ref, sim, out)):
+        assert_bitexact(r, x, f"argument {k}: scheduled interpreter")
+        assert_bitexact(r, y, f"argument {k}: RTL")
+    return mod, out
+
+
+def engine_cycles(M, N, K, P, Q, read_latency=1):
+    """Start-to-done cycles of a SystolicGemm with C in column banks (a tile every
+    max(K, P) cycles), plus the 2 cycles of the calling top kernel."""
+    tiles = (M // P) * (N // Q)
+    return (tiles - 1) * max(K, P) + K + read_latency + P + Q + 2 + 2
+
+
+def mem_gemm(M, N, K, TA, TB, TC):
+    """C = A @ B with C an output argument, zeroed first; accumulation in C."""
+    def gemm(A: TA[M, K], B: TB[K, N], C: TC[M, N]):
+        for i0, j0 in allo.grid(M, N, name="init"):
+            C[i0, j0] = 0
+        for i, j, k in allo.grid(M, N, K, name="gemm"):
+            C[i, j] += A[i, k] * B[k, j]
+
+    gemm.env = dict(M=M, N=N, K=K, TA=TA, TB=TB, TC=TC)
+    return gemm
+
+
+def tiled(P, Q, partition_c=True):
+    def schedule(s):
+        s.split("gemm.i", P)
+        s.split("gemm.j", Q)
+        s.reorder("i.outer", "j.outer", "k", "i.inner", "j.inner")
+        s.partition(s.A, Cyclic, dim=1, factor=P)
+        s.partition(s.B, Cyclic, dim=2, factor=Q)
+        if partition_c:
+            s.partition(s.C, Cyclic, dim=2, factor=Q)
+        pe = s.unfold("gemm", [3, 4])
+        s.to(s.A, pe, axis=1)
+        s.to(s.B, pe, axis=0)
+
+    return schedule
+
+
+@pytest.mark.parametrize("M,N,K,P,Q,TA,TB,TC", [
+    (8, 8, 8, 4, 4, int8, int8, int32),           # several tiles, K = P
+    (4, 6, 5, 2, 3, uint8, int8, int16),          # mixed signedness, P != Q
+    (4, 4, 3, 2, 2, int16, int16, int16),         # sums wrap at 16 bits; K < P + Q
+    (6, 4, 9, 3, 2, UInt(5), UInt(3), UInt(7)),   # odd unsigned widths, narrow accumulator
+    (4, 4, 4, 2, 2, int32, int32, int32),         # int32: products wider than the sums
+    (4, 6, 2, 4, 3, int8, int8, Int(12)),         # K < rows: bubbles between tiles
+])
+def test_tiled_gemm_bitexact_and_cycles(M, N, K, P, Q, TA, TB, TC, rng):
+    A, B = _raw(TA, (M, K), rng), _raw(TB, (K, N), rng)
+    C = np.zeros((M, N), numpy_dtype(TC))
+    mod, (_, _, out) = check3(mem_gemm(M, N, K, TA, TB, TC), tiled(P, Q), [A, B, C])
+    want = _wrap(A.astype(object) @ B.astype(object), TC)
+    assert np.array_equal(out.astype(np.int64), want)
+    assert mod.last_cycles == engine_cycles(M, N, K, P, Q)
+    systolic = [lf for lf in mod.design.funcs.values() if isinstance(lf, LoweredSystolic)]
+    assert [(lf.spec.rows, lf.spec.cols) for lf in systolic] == [(P, Q)]
+
+
+def test_scalar_accumulator_whole_grid(rng):
+    """A scalar accumulator per PE (the form of Allo's PE_kernel) starting at 7, summed in
+    int32 and stored to int16; the whole 4x3 result is the grid (one tile); C partitioned by
+    rows (a write port per row of PEs)."""
+    M, N, K = 4, 3, 5
+
+    def gemm(A: int8[M, K], B: int8[K, N], C: int16[M, N]):
+        for i, j in allo.grid(M, N, name="pe"):
+            acc: int32 = 7
+            for k in range(K):
+                a: int8 = A[i, k]
+                acc += a * B[k, j]
+            C[i, j] = acc
+
+    def schedule(s):
+        s.partition(s.A, Cyclic, dim=1, factor=M)
+        s.partition(s.B, Cyclic, dim=2, factor=N)
+        s.partition(s.C, Cyclic, dim=1, factor=M)
+        pe = s.unfold("pe", [0, 1])
+        s.to(s.A, pe, axis=1)
+        s.to(s.B, pe, axis=0)
+
+    A, B = _raw(int8, (M, K), rng), _raw(int8, (K, N), rng)
+    C = np.zeros((M, N), np.int16)
+    mod, (_, _, out) = check3(gemm, schedule, [A, B, C])
+    assert np.array_equal(out, (7 + A.astype(np.int64) @ B).astype(np.int16))
+    assert mod.last_cycles == engine_cycles(M, N, K, M, N)
+
+
+def test_one_dimensional_grid_and_180mhz(rng):
+    """unfold of one loop: a column of PEs; B streams down it. At 180 MHz the memories'
+    inputs are registered (reads take one cycle more)."""
+    M, N, K = 6, 4, 4
+
+    def gemm(A: int8[M, K], B: int8[K, N], C: int32[M, N]):
+        for i0, j0 in allo.grid(M, N, name="init"):
+            C[i0, j0] = 0
+        for i, j, k in allo.grid(M, N, K, name="gemm"):
+            C[i, j] += A[i, k] * B[k, j]
+
+    def schedule(s):
+        s.split("gemm.i", 3)
+        s.reorder("i.outer", "j", "k", "i.inner")
+        s.partition(s.A, Cyclic, dim=1, factor=3)
+        s.partition(s.C, Cyclic, dim=1, factor=3)
+        pe = s.unfold("gemm", [3])
+        s.to(s.B, pe, axis=0)
+
+    A, B = _raw(int8, (M, K), rng), _raw(int8, (K, N), rng)
+    C = np.zeros((M, N), np.int32)
+    mod, _ = check3(gemm, schedule, [A, B, C], clock_mhz=180)
+    assert mod.last_cycles == engine_cycles(M, N, K, 3, 1, read_latency=2)
+
+
+def test_library_systolic(rng):
+    """allo_rtl.library.systolic with its default schedule: Allo's kernels, forwarding
+    through A_fifo/B_fifo, become one SystolicGemm per tile call."""
+    from allo_rtl.library.systolic import schedule_systolic, systolic
+
+    M, K, N, Mt, Nt = 4, 3, 6, 2, 3
+
+    def kernel(A: int8[M, K], B: int8[K, N], C: int16[M, N]):
+        systolic[int8, int8, int16, M, K, N, Mt, Nt](A, B, C)
+
+    s = allo.customize(systolic, instantiate=[int8, int8, int16, M, K, N, Mt, Nt])
+    schedule_systolic(s)
+    A, B = _raw(int8, (M, K), rng), _raw(int8, (K, N), rng)
+    ref = np.zeros((M, N), np.int16)
+    allo.customize(kernel).build(target="sim")(A, B, ref)
+    assert np.array_equal(ref, (A.astype(np.int64) @ B).astype(np.int16))
+    C = np.zeros((M, N), np.int16)
+    mod = s.build()
+    mod(A, B, C)
+    assert_bitexact(ref, C, "library systolic: RTL")
+    d = mod.design
+    engines = [lf for lf in d.funcs.values() if isinstance(lf, LoweredSystolic)]
+    assert [(lf.spec.rows, lf.spec.cols, lf.spec.init) for lf in engines] == [(Mt, Nt, 0)]
+    # the forwarding arrays and the PE function are gone from the hardware
+    assert "PE_kernel" not in d.funcs
+    assert all(b.kind == "param" for b in d.funcs["systolic_tile"].bufs.values())
+    assert "systolic_tile__systolic0" in d.schedule_report()
+
+
+def test_spec_printed_in_the_lowered_ir():
+    s = _customize(mem_gemm(8, 8, 8, int8, int8, int32))
+    tiled(4, 4)(s)
+    d = lower_design(s.module)
+    text = str(d.module)
+    assert ("systolic='gemm: 4x4 PEs, C = 0 + A @ B (i32 sums), 4 tile(s) x 8 step(s)'"
+            in text)
+    assert "call gemm__systolic0(A__b0, A__b1, A__b2, A__b3, B__b0" in text
+    assert "init" not in [r["loop"] for r in d.summary()["loops"]]  # the zero fill is absorbed
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _lower(kernel, schedule):
+    s = _customize(kernel)
+    schedule(s)
+    return lower_design(s.module)
+
+
+def test_error_operand_does_not_stream():
+    s = _customize(mem_gemm(4, 4, 4, int8, int8, int32))
+    s.split("gemm.i", 2)
+    s.split("gemm.j", 2)
+    s.reorder("i.outer", "j.outer", "k", "i.inner", "j.inner")
+    pe = s.unfold("gemm", [3, 4])
+    s.to(s.A, pe, axis=1)
+    with pytest.raises(AlloError, match="operand B is shared by the PEs along axis 0 of the "
+                                        "grid but does not stream between them") as e:
+        lower_design(s.module)
+    assert "s.to(<B>, pe, axis=0)" in e.value.hint
+
+
+def test_error_wrong_axis():
+    s = _customize(mem_gemm(4, 4, 4, int8, int8, int32))
+    pe = s.unfold("gemm", [0, 1])
+    s.to(s.A, pe, axis=0)
+    s.to(s.B, pe, axis=1)
+    with pytest.raises(AlloError, match=r"s.to streams A along axis 0, but its values are shared "
+                                        r"along axis 1") as e:
+        lower_design(s.module)
+    assert e.value.hint == "use s.to(<A>, pe, axis=1)"
+
+
+def test_error_not_a_mac():
+    def k(A: int8[4, 4], B: int8[4, 4], C: int32[4, 4]):
+        for i0, j0 in allo.grid(4, 4, name="init"):
+            C[i0, j0] = 0
+        for i, j, kk in allo.grid(4, 4, 4, name="gemm"):
+            C[i, j] += A[i, kk] + B[kk, j]
+
+    def schedule(s):
+        pe = s.unfold("gemm", [0, 1])
+        s.to(s.A, pe, axis=1)
+        s.to(s.B, pe, axis=0)
+
+    with pytest.raises(AlloError, match="is not a multiply-accumulate acc = acc \\+ a \\* b") as e:
+        _lower(k, schedule)
+    assert e.value.loc.line > 0 and "C[i, j] += A[i, kk] + B[kk, j]" in e.value.loc.source
+
+
+def test_error_grid_does_not_divide():
+    s = _customize(mem_gemm(6, 4, 4, int8, int8, int32))
+    s.split("gemm.i", 4)
+    s.reorder("i.outer", "j", "k", "i.inner")
+    pe = s.unfold("gemm", [3])
+    s.to(s.B, pe, axis=0)
+    with pytest.raises(AlloError, match="holds an if statement") as e:
+        lower_design(s.module)
+    assert "split by a divisor" in e.value.hint
+
+
+def test_error_operand_not_partitioned_and_result_bank_conflict():
+    def schedule_a(s):
+        pe = s.unfold("gemm", [0, 1])
+        s.to(s.A, pe, axis=1)
+        s.to(s.B, pe, axis=0)
+
+    with pytest.raises(AlloError, match="operand A: each row of the 2x2 PE grid must read its own "
+                                        "memory bank every cycle, but A is not partitioned") as e:
+        _lower(mem_gemm(2, 2, 4, int8, int8, int32), schedule_a)
+    assert "s.partition(<A>, allo.Partition.Cyclic, dim=<dim>, factor=2)" in e.value.hint
+    with pytest.raises(AlloError, match="C: PEs on one anti-diagonal of the 4x4 grid finish in "
+                                        "the same cycle but would write the same bank"):
+        _lower(mem_gemm(8, 8, 4, int8, int8, int32), tiled(4, 4, partition_c=False))
+
+
+def test_error_accumulates_onto_input_and_narrowing():
+    def acc_onto(A: int8[4, 4], B: int8[4, 4], C: int32[4, 4]):
+        for i, j, k in allo.grid(4, 4, 4, name="gemm"):
+            C[i, j] += A[i, k] * B[k, j]
+
+    with pytest.raises(AlloError, match="accumulates onto the values C holds when the kernel "
+                                        "starts"):
+        _lower(acc_onto, tiled(2, 2))
+
+    def narrow(A: int8[4, 4], B: int8[4, 4], C: int32[4, 4]):
+        for i0, j0 in allo.grid(4, 4, name="init"):
+            C[i0, j0] = 0
+        for i, j, k in allo.grid(4, 4, 4, name="gemm"):
+            p: int8 = A[i, k] * B[k, j]
+            C[i, j] += p
+
+    with pytest.raises(AlloError, match="narrows an intermediate value below the accumulator's "
+                                        "32 bits"):
+        _lower(narrow, tiled(2, 2))
+
+    def flt(A: float32[4, 4], B: float32[4, 4], C: float32[4, 4]):
+        for i0, j0 in allo.grid(4, 4, name="init"):
+            C[i0, j0] = 0.0
+        for i, j, k in allo.grid(4, 4, 4, name="gemm"):
+            C[i, j] += A[i, k] * B[k, j]
+
+    with pytest.raises(AlloError, match="systolic arrays support integer types"):
+        _lower(flt, tiled(2, 2))
+
+
+def test_error_pipelined_loop_in_band():
+    s = _customize(mem_gemm(4, 4, 4, int8, int8, int32))
+    tiled(2, 2)(s)
+    s.pipeline("k")
+    with pytest.raises(AlloError, match="loop 'k' of unfolded band 'gemm' is marked pipeline"):
+        lower_design(s.module)
+
+
+def test_error_forwarded_values_read_after_the_band():
+    M = N = K = 2
+
+    def pe(A_in: int8[K], A_out: int8[K], B: int8[K, N], C: int32[M, N], i: int32, j: int32):
+        v: int32 = 0
+        for k in range(K):
+            a: int8 = A_in[k]
+            v += a * B[k, j]
+            A_out[k] = a
+        C[i, j] = v
+
+    def top(A: int8[M, K], B: int8[K, N], C: int32[M, N], D: int8[M, K]):
+        A_fifo: int8[M, N + 1, K]
+        for m, k in allo.grid(M, K, name="load"):
+            A_fifo[m, 0, k] = A[m, k]
+        for i, j in allo.grid(M, N, name="PE"):
+            pe(A_fifo[i, j], A_fifo[i, j + 1], B, C, i, j)
+        for m2, k2 in allo.grid(M, K, name="drain"):
+            D[m2, k2] = A_fifo[m2, N, k2]
+
+    def schedule(s):
+        s.partition(s.A, Cyclic, dim=1, factor=M)
+        s.partition(s.B, Cyclic, dim=2, factor=N)
+        s.partition(s.C, Cyclic, dim=2, factor=N)
+        g = s.unfold("PE", [0, 1])
+        s.to(s.A_fifo, g, axis=1)
+        s.to(s.B, g, axis=0)
+
+    with pytest.raises(AlloError, match="A_fifo carries operands between the PEs, and its "
+                                        "forwarded copies are read after the systolic band") as e:
+        _lower(top, schedule)
+    assert "D[m2, k2] = A_fifo[m2, N, k2]" in e.value.loc.source
