@@ -60,7 +60,7 @@ from amaranth.hdl import Module as HDLModule
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from primitives.systolic import AffineAddress, OutputBanks, SystolicGemm
+from primitives.systolic import PE, AffineAddress, OutputBanks, SystolicGemm
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function,
@@ -73,6 +73,7 @@ from ..ir.types import Index, Int, UInt
 from . import ops
 from .banks import Banking
 from .kernel import BufInfo, MemPortSignature, port_name
+from .shared import Shared
 
 __all__ = ["outline_systolic", "check_unfolded", "SystolicSpec", "LoweredSystolic",
            "SystolicComponent"]
@@ -1103,19 +1104,42 @@ def outline_systolic(module: Module) -> Module:
 
 
 def _next_band(body):
-    """(outermost loop of a band with unfolded loops, the list holding it), or None."""
-    for s in body:
-        if isinstance(s, For) and any(isinstance(x, For) and "unfold" in x.attrs
-                                      for x in walk_stmts([s])):
-            return (s, body) if s.band else _next_band(s.body)
-        if isinstance(s, If):
-            r = _next_band(s.then) or _next_band(s.orelse)
-            if r is not None:
-                return r
-    return None
+    """(root, the list holding it) of the next unfolded band: the root is the outermost loop
+    of the perfect nest around the grid loops (a band may sit inside other statements,
+    e.g. a repetition loop); None when there is none."""
+    def path(stmts):  # [(statement, list holding it)] down to the first grid loop
+        for s in stmts:
+            if isinstance(s, For):
+                if s.attrs.get("unfold") == 0:
+                    return [(s, stmts)]
+                sub = path(s.body)
+            elif isinstance(s, If):
+                sub = path(s.then) or path(s.orelse)
+            else:
+                continue
+            if sub:
+                return [(s, stmts)] + sub
+        return None
+
+    p = path(body)
+    if p is None:
+        return None
+    k = len(p) - 1
+    while k > 0 and isinstance(p[k - 1][0], For) and len(p[k - 1][0].body) == 1:
+        k -= 1
+    return p[k]
 
 
 # ====================================================================== hardware
+
+
+def _shared_pe(sp: SystolicSpec):
+    """A factory of PEs that share one Verilog module per parameter set (lower/shared.py)."""
+    args = (sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width)
+    name = (f"allo_pe_a{'i' if sp.a.signed else 'u'}{sp.a.width}_b{'i' if sp.b.signed else 'u'}"
+            f"{sp.b.width}_acc{sp.acc_width}")
+    sig = PE.signature_for(*args)
+    return lambda i, j: Shared(name, lambda: PE(*args), sig)
 
 
 class LoweredSystolic:
@@ -1144,7 +1168,7 @@ class LoweredSystolic:
             b_addr=AffineAddress(self.bufs[sp.b.ports[0]].aw, sp.b.bases, sp.b.strides),
             c_banks=OutputBanks(self.bufs[sp.c.banks[0][0]].aw,
                                 tuple(bank for _, bank in sp.c.banks), sp.c.strides),
-            read_latency=self.read_latency)
+            read_latency=self.read_latency, pe_factory=_shared_pe(sp))
         self.period, self.latency = SystolicGemm.timing(
             sp.rows, sp.cols, sp.tiles, sp.steps, self.engine_args["c_banks"].banks,
             self.read_latency)

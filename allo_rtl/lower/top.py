@@ -33,6 +33,7 @@ from testbench.spec import DesignSpec, MemSpec, PortSpec
 from . import ops
 from .kernel import MEMORY_ATTRS, LoweredFunction, addr_width, port_name
 from .prepare import ret_name
+from .shared import shared_modules
 
 #: width of the profiling counters
 PROFILE_BITS = 32
@@ -223,9 +224,12 @@ class TopWrapper(Elaboratable):
 
 
 def emit_verilog(wrapper: TopWrapper, name: str) -> str:
-    """Deterministic Verilog for the wrapper (no source-location attributes)."""
-    return verilog.convert(wrapper, name=name, ports=wrapper.ports(), emit_src=False,
-                           strip_internal_attrs=True)
+    """Deterministic Verilog for the wrapper (no source-location attributes), followed by
+    the modules of the components it shares between instances (:mod:`shared`)."""
+    with shared_modules() as shared:
+        text = verilog.convert(wrapper, name=name, ports=wrapper.ports(), emit_src=False,
+                               strip_internal_attrs=True)
+    return text + "".join(shared[k] for k in sorted(shared))
 
 
 #: Verilator lint waivers for generated Verilog (see the comments in the file)

@@ -37,6 +37,11 @@ class SystolicArray(wiring.Component):
         Grid size (>= 1).
     a_width, a_signed, b_width, b_signed, acc_width
         As for :class:`PE`.
+    pe_factory : callable or None
+        ``pe_factory(i, j)`` makes the element at row ``i``, column ``j``: any
+        elaboratable with the members and timing of :class:`PE` with these parameters
+        (e.g. a stand-in that instantiates one shared Verilog module). Default: a new
+        :class:`PE`.
 
     Members
     -------
@@ -74,8 +79,10 @@ class SystolicArray(wiring.Component):
     #: cycles from a tile's first step to PE(0, 0) reading ``init[0]``
     INIT_OFFSET = PE.INIT_OFFSET
 
-    def __init__(self, rows, cols, a_width, a_signed, b_width, b_signed, acc_width):
+    def __init__(self, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
+                 pe_factory=None):
         cls = type(self)
+        self._pe_factory = pe_factory
         self.rows = check_width(rows, "rows", cls)
         self.cols = check_width(cols, "cols", cls)
         self._pe_args = (a_width, a_signed, b_width, b_signed, acc_width)
@@ -112,7 +119,8 @@ class SystolicArray(wiring.Component):
         pes = [[None] * Q for _ in range(P)]
         for i in range(P):
             for j in range(Q):
-                pe = pes[i][j] = PE(*self._pe_args)
+                pe = pes[i][j] = (PE(*self._pe_args) if self._pe_factory is None
+                                  else self._pe_factory(i, j))
                 m.submodules[f"pe_{i}_{j}"] = pe
                 m.d.comb += pe.init.eq(self.init[j])
                 if j == 0:

@@ -96,6 +96,8 @@ class SystolicGemm(wiring.Component):
         Every PE exactly once; strides over ``tiles``.
     read_latency : int
         Cycles from ``raddr``/``ren`` to ``rdata`` of the A and B memories (>= 1).
+    pe_factory : callable or None
+        Passed to :class:`SystolicArray`.
 
     Members
     -------
@@ -129,8 +131,9 @@ class SystolicGemm(wiring.Component):
 
     def __init__(self, *, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
                  acc_signed, c_width, init=0, tiles=(), steps, a_addr, b_addr, c_banks,
-                 read_latency=1):
+                 read_latency=1, pe_factory=None):
         cls = type(self)
+        self._pe_factory = pe_factory
         check_width(rows, "rows", SystolicArray)
         check_width(cols, "cols", SystolicArray)
         PE.check_args(SystolicArray, a_width, a_signed, b_width, b_signed, acc_width)
@@ -204,7 +207,7 @@ class SystolicGemm(wiring.Component):
         m = Module()
         arr = m.submodules.array = SystolicArray(
             self.rows, self.cols, self.a_width, self.a_signed, self.b_width, self.b_signed,
-            self.acc_width)
+            self.acc_width, self._pe_factory)
         P, Q, R = self.rows, self.cols, self.read_latency
         trips = self.tiles + self.steps
         nt = len(self.tiles)
@@ -213,7 +216,7 @@ class SystolicGemm(wiring.Component):
 
         busy, issuing, draining = Signal(), Signal(), Signal()
         gap = self.period - self.K
-        bubble = Signal(range(gap + 1), name="bubble")
+        bubble = Signal(range(gap + 1), name="bubble") if gap else Const(0, 1)
         dcnt = Signal(range(self.latency + 1), name="drain_count")
         go = Signal()
         m.d.comb += go.eq(self.start & ~busy)
@@ -251,10 +254,12 @@ class SystolicGemm(wiring.Component):
             with m.If(final):
                 m.d.sync += [issuing.eq(0), draining.eq(1),
                              dcnt.eq(R + P + Q + 1)]
-            with m.Elif(step_last & (gap > 0)):
-                m.d.sync += bubble.eq(gap)
-        with m.Elif(bubble != 0):
-            m.d.sync += bubble.eq(bubble - 1)
+            if gap:
+                with m.Elif(step_last):
+                    m.d.sync += bubble.eq(gap)
+        if gap:
+            with m.Elif(bubble != 0):
+                m.d.sync += bubble.eq(bubble - 1)
         with m.If(draining):
             m.d.sync += dcnt.eq(dcnt - 1)
             with m.If(dcnt == 0):
@@ -293,24 +298,32 @@ class SystolicGemm(wiring.Component):
             r = Signal(cw, name=f"c_base_d{k + 1}")
             m.d.sync += r.eq(line[-1])
             line.append(r)
+        vals = []  # per column: the sums cast to C's width
+        for j in range(Q):
+            val = Signal(self.c_width, name=f"c_col{j}")
+            data = arr.c_data[j]
+            if self.c_width <= self.acc_width:
+                m.d.comb += val.eq(data[:self.c_width])
+            else:
+                m.d.comb += val.eq(data.as_signed() if self.acc_signed else data)
+            vals.append(val)
         for p, bank in enumerate(self.c_banks.banks):
             port = self.c[p]
-            sels = []
+            sels, cols = [], {}
             for i, j, base in bank:
                 sel = Signal(name=f"c{p}_sel_{i}_{j}")
                 m.d.comb += sel.eq(arr.c_valid[j] & (arr.c_row[j] == i))
-                addr = (line[self.drain_offset + i + j] + base)[:cw]
-                data = arr.c_data[j]
-                val = Signal(self.c_width, name=f"c{p}_data_{i}_{j}")
-                if self.c_width <= self.acc_width:
-                    m.d.comb += val.eq(data[:self.c_width])
-                else:
-                    m.d.comb += val.eq(data.as_signed() if self.acc_signed else data)
-                sels.append((sel, addr, val))
+                sels.append((sel, line[self.drain_offset + i + j], base))
+                cols.setdefault(j, []).append(sel)
+            # one adder per port: the tile base of the PE writing now plus its offset
+            tile = _or(Mux(sl, t, 0) for sl, t, _ in sels)
+            off = _or(Mux(sl, Const(_mod(b, cw), cw), 0) for sl, _, b in sels)
+            data = vals[next(iter(cols))] if len(cols) == 1 else \
+                _or(Mux(_or(ss), vals[j], 0) for j, ss in cols.items())
             m.d.comb += [
-                port.wen.eq(_or(s for s, _, _ in sels)),
-                port.waddr.eq(_or(Mux(s, a, 0) for s, a, _ in sels)),
-                port.wdata.eq(_or(Mux(s, d, 0) for s, _, d in sels)),
+                port.wen.eq(_or(sl for sl, _, _ in sels)),
+                port.waddr.eq((tile + off)[:cw]),
+                port.wdata.eq(data),
             ]
         return m
 

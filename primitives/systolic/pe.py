@@ -86,8 +86,13 @@ class PE(wiring.Component):
         self.check_args(type(self), a_width, a_signed, b_width, b_signed, acc_width)
         self.a_width, self.b_width, self.acc_width = a_width, b_width, acc_width
         self.a_signed, self.b_signed = a_signed, b_signed
+        super().__init__(self.signature_for(a_width, a_signed, b_width, b_signed, acc_width))
+
+    @staticmethod
+    def signature_for(a_width, a_signed, b_width, b_signed, acc_width) -> wiring.Signature:
+        """The signature of a PE with these parameters (see Members)."""
         ash, bsh = operand_shape(a_width, a_signed), operand_shape(b_width, b_signed)
-        super().__init__({
+        return wiring.Signature({
             "a_in": In(ash), "b_in": In(bsh),
             "valid_in": In(1), "first_in": In(1), "last_in": In(1),
             "init": In(acc_width),
