@@ -85,15 +85,19 @@ def apply_step(s, step: str, pe: int = PE):
     s.reorder("i.outer", "j.outer", "k", "i.inner", "j.inner")
     s.partition(s.A, allo.Partition.Cyclic, dim=1, factor=pe)
     s.partition(s.B, allo.Partition.Cyclic, dim=2, factor=pe)
+    s.partition(s.C, allo.Partition.Cyclic, dim=2, factor=pe)
     if step == "unroll":
-        s.pipeline("j0")
-        tile = s.buffer_at(s.C, "j.outer")
-        s.partition(tile, allo.Partition.Complete)
+        n = s.top_func.param("C").shape[1]
+        s.pipeline("i0", initiation_interval=max(1, n // pe))  # zero C: a row per n/pe cycles
+        tile = s.buffer_at(s.C, "j.outer")  # the pe x pe tile of C accumulates on chip
+        s.partition(tile, allo.Partition.Complete)  # ... in registers
+        # its load and store move a row of pe elements per cycle
+        s.pipeline(f"{tile.name}_0_init")
+        s.pipeline(f"{tile.name}_0_flush")
         s.unroll("i.inner")
         s.unroll("j.inner")
         s.pipeline("k")
         return s
-    s.partition(s.C, allo.Partition.Cyclic, dim=2, factor=pe)
     band = next(b for b in s.get_loops().bands.values() if "i.inner" in b.loops)
     names = list(band.loops)
     pe_grid = s.unfold(band.name, [names.index("i.inner"), names.index("j.inner")])
