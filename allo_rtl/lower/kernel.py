@@ -43,8 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import AlloError, AlloWarning
 from ..ir.nodes import (Assign, BufRef, CallStmt, Const as IRConst, Decl, For, Function,
-                        Module as IRModule, StreamDecl, StreamRef, Var, walk_stmts)
-from ..ir.streams import stream_accesses
+                        Module as IRModule, StreamDecl, Var, walk_stmts)
 from ..ir.types import Index
 from . import ops
 from .cfg import build_cfg
