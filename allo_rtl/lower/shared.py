@@ -44,15 +44,19 @@ def shared_modules():
 
 class Shared(wiring.Component):
     """Stands in for ``factory()``, a component of signature ``signature`` (see the module
-    docstring). ``name``: the Verilog module name, unique per distinct component."""
+    docstring). ``name``: the Verilog module name, unique per distinct component. Ports may
+    be one-dimensional arrays (``In(8).array(4)``); the component may itself contain
+    shared components (their modules are emitted with it)."""
 
     def __init__(self, name: str, factory, signature: wiring.Signature):
         self._name, self._factory = name, factory
         members = {}
         for n, m in signature.members.items():
-            if not m.is_port:
-                raise TypeError(f"Shared: member {n!r} of {name} is not a port")
-            members[n] = (In if m.flow == wiring.In else Out)(m.shape)
+            if not m.is_port or len(m.dimensions) > 1:
+                raise TypeError(f"Shared: member {n!r} of {name} is not a port or a "
+                                "one-dimensional array of ports")
+            member = (In if m.flow == wiring.In else Out)(m.shape)
+            members[n] = member.array(*m.dimensions) if m.dimensions else member
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -63,14 +67,24 @@ class Shared(wiring.Component):
             inner = m.submodules.inner = self._factory()
             for n, mem in ports.items():
                 mine, theirs = getattr(self, n), getattr(inner, n)
-                m.d.comb += theirs.eq(mine) if mem.flow == wiring.In else mine.eq(theirs)
+                pairs = list(zip(mine, theirs)) if mem.dimensions else [(mine, theirs)]
+                for x, y in pairs:
+                    m.d.comb += y.eq(x) if mem.flow == wiring.In else x.eq(y)
             return m
-        if self._name not in mods:
-            if self._name not in _TEXT:
-                _TEXT[self._name] = verilog.convert(self._factory(), name=self._name,
-                                                    emit_src=False, strip_internal_attrs=True)
-            mods[self._name] = _TEXT[self._name]
+        if self._name not in _TEXT:
+            with shared_modules() as inner:  # what the component shares in turn
+                text = verilog.convert(self._factory(), name=self._name, emit_src=False,
+                                       strip_internal_attrs=True)
+            _TEXT[self._name] = (text, dict(inner))
+        text, inner = _TEXT[self._name]
+        mods[self._name] = text
+        mods.update(inner)
         conns = {"i_clk": ClockSignal("sync"), "i_rst": ResetSignal("sync")}
         for n, mem in ports.items():
-            conns[("i_" if mem.flow == wiring.In else "o_") + n] = getattr(self, n)
+            d = "i_" if mem.flow == wiring.In else "o_"
+            if mem.dimensions:  # Amaranth names the ports of an array <name>__<index>
+                for k, sig in enumerate(getattr(self, n)):
+                    conns[f"{d}{n}__{k}"] = sig
+            else:
+                conns[d + n] = getattr(self, n)
         return Instance(self._name, **conns)  # a leaf: no wrapper module per stand-in

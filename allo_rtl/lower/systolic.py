@@ -60,7 +60,7 @@ from amaranth.hdl import Module as HDLModule
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from primitives.systolic import PE, AffineAddress, OutputBanks, SystolicGemm
+from primitives.systolic import PE, AffineAddress, OutputBanks, SystolicArray, SystolicGemm
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function,
@@ -1133,13 +1133,20 @@ def _next_band(body):
 # ====================================================================== hardware
 
 
-def _shared_pe(sp: SystolicSpec):
-    """A factory of PEs that share one Verilog module per parameter set (lower/shared.py)."""
+def _shared_array(sp: SystolicSpec):
+    """A factory of the engine's array: one Verilog module per grid and parameter set, made
+    of PEs that share one module per parameter set too (lower/shared.py)."""
     args = (sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width)
-    name = (f"allo_pe_a{'i' if sp.a.signed else 'u'}{sp.a.width}_b{'i' if sp.b.signed else 'u'}"
+    kind = (f"a{'i' if sp.a.signed else 'u'}{sp.a.width}_b{'i' if sp.b.signed else 'u'}"
             f"{sp.b.width}_acc{sp.acc_width}")
-    sig = PE.signature_for(*args)
-    return lambda i, j: Shared(name, lambda: PE(*args), sig)
+    pe_sig = PE.signature_for(*args)
+
+    def pe(i, j):
+        return Shared(f"allo_pe_{kind}", lambda: PE(*args), pe_sig)
+
+    return lambda: Shared(f"allo_systolic_{sp.rows}x{sp.cols}_{kind}",
+                          lambda: SystolicArray(sp.rows, sp.cols, *args, pe_factory=pe),
+                          SystolicArray.signature_for(sp.rows, sp.cols, *args))
 
 
 class LoweredSystolic:
@@ -1168,7 +1175,7 @@ class LoweredSystolic:
             b_addr=AffineAddress(self.bufs[sp.b.ports[0]].aw, sp.b.bases, sp.b.strides),
             c_banks=OutputBanks(self.bufs[sp.c.banks[0][0]].aw,
                                 tuple(bank for _, bank in sp.c.banks), sp.c.strides),
-            read_latency=self.read_latency, pe_factory=_shared_pe(sp))
+            read_latency=self.read_latency, array_factory=_shared_array(sp))
         self.period, self.latency = SystolicGemm.timing(
             sp.rows, sp.cols, sp.tiles, sp.steps, self.engine_args["c_banks"].banks,
             self.read_latency)

@@ -88,9 +88,15 @@ class SystolicArray(wiring.Component):
         self._pe_args = (a_width, a_signed, b_width, b_signed, acc_width)
         PE.check_args(cls, *self._pe_args)
         self.acc_width = acc_width
+        super().__init__(self.signature_for(rows, cols, a_width, a_signed, b_width, b_signed,
+                                            acc_width))
+
+    @staticmethod
+    def signature_for(rows, cols, a_width, a_signed, b_width, b_signed, acc_width):
+        """The signature of an array with these parameters (see Members)."""
         ash, bsh = operand_shape(a_width, a_signed), operand_shape(b_width, b_signed)
         row_shape = unsigned(max(1, (rows - 1).bit_length()))
-        super().__init__({
+        return wiring.Signature({
             "a": In(ash).array(rows), "b": In(bsh).array(cols),
             "valid": In(1), "first": In(1), "last": In(1),
             "init": In(acc_width).array(cols),
@@ -104,7 +110,7 @@ class SystolicArray(wiring.Component):
 
         def delayed(sig, n, name):
             for k in range(n):
-                r = Signal.like(sig, name=f"{name}_d{k + 1}")
+                r = Signal.like(sig, name=f"{name}_d{k + 1}", reset_less=True)
                 m.d.sync += r.eq(sig)
                 sig = r
             return sig
@@ -138,11 +144,12 @@ class SystolicArray(wiring.Component):
         # drain: in a column at most one PE finishes per cycle (rows in order)
         for j in range(Q):
             col = [pes[i][j] for i in range(P)]
+            data = Signal(self.acc_width, name=f"drain{j}", reset_less=True)
+            row = Signal.like(self.c_row[j], name=f"drain{j}_row", reset_less=True)
             m.d.sync += [
                 self.c_valid[j].eq(_or_tree(pe.c_valid for pe in col)),
-                self.c_data[j].eq(_or_tree(pe.c & pe.c_valid.replicate(self.acc_width)
-                                           for pe in col)),
-                self.c_row[j].eq(_or_tree(pe.c_valid.replicate(len(self.c_row[j])) & i
-                                          for i, pe in enumerate(col))),
+                data.eq(_or_tree(pe.c & pe.c_valid.replicate(self.acc_width) for pe in col)),
+                row.eq(_or_tree(pe.c_valid.replicate(len(row)) & i for i, pe in enumerate(col))),
             ]
+            m.d.comb += [self.c_data[j].eq(data), self.c_row[j].eq(row)]
         return m

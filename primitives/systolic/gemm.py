@@ -98,6 +98,9 @@ class SystolicGemm(wiring.Component):
         Cycles from ``raddr``/``ren`` to ``rdata`` of the A and B memories (>= 1).
     pe_factory : callable or None
         Passed to :class:`SystolicArray`.
+    array_factory : callable or None
+        ``array_factory()`` makes the array: anything with the members and timing of the
+        :class:`SystolicArray` of these parameters (default: a new one).
 
     Members
     -------
@@ -131,9 +134,9 @@ class SystolicGemm(wiring.Component):
 
     def __init__(self, *, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
                  acc_signed, c_width, init=0, tiles=(), steps, a_addr, b_addr, c_banks,
-                 read_latency=1, pe_factory=None):
+                 read_latency=1, pe_factory=None, array_factory=None):
         cls = type(self)
-        self._pe_factory = pe_factory
+        self._pe_factory, self._array_factory = pe_factory, array_factory
         check_width(rows, "rows", SystolicArray)
         check_width(cols, "cols", SystolicArray)
         PE.check_args(SystolicArray, a_width, a_signed, b_width, b_signed, acc_width)
@@ -205,9 +208,9 @@ class SystolicGemm(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        arr = m.submodules.array = SystolicArray(
-            self.rows, self.cols, self.a_width, self.a_signed, self.b_width, self.b_signed,
-            self.acc_width, self._pe_factory)
+        arr = m.submodules.array = self._array_factory() if self._array_factory else \
+            SystolicArray(self.rows, self.cols, self.a_width, self.a_signed, self.b_width,
+                          self.b_signed, self.acc_width, self._pe_factory)
         P, Q, R = self.rows, self.cols, self.read_latency
         trips = self.tiles + self.steps
         nt = len(self.tiles)
@@ -295,7 +298,7 @@ class SystolicGemm(wiring.Component):
                 m.d.sync += c_common.eq(c_common + c_inc)
         line = [c_common]
         for k in range(self.drain_offset + P + Q - 2):
-            r = Signal(cw, name=f"c_base_d{k + 1}")
+            r = Signal(cw, name=f"c_base_d{k + 1}", reset_less=True)
             m.d.sync += r.eq(line[-1])
             line.append(r)
         vals = []  # per column: the sums cast to C's width

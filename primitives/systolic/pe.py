@@ -113,26 +113,31 @@ class PE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self.acc_width
-        # stage 1: operand registers (also the links to the neighbours)
+        # stage 1: operand registers (also the links to the neighbours); data registers
+        # need no reset (only the valid flags do)
+        a_r = Signal.like(self.a_out, name="a_r", reset_less=True)
+        b_r = Signal.like(self.b_out, name="b_r", reset_less=True)
         m.d.sync += [
-            self.a_out.eq(self.a_in), self.b_out.eq(self.b_in),
+            a_r.eq(self.a_in), b_r.eq(self.b_in),
             self.valid_out.eq(self.valid_in), self.first_out.eq(self.first_in),
             self.last_out.eq(self.last_in),
         ]
+        m.d.comb += [self.a_out.eq(a_r), self.b_out.eq(b_r)]
         # stage 2: the product, modulo 2**acc_width when the exact one is wider
-        exact = self.a_out * self.b_out  # Amaranth: exact, in a wide enough shape
+        exact = a_r * b_r  # Amaranth: exact, in a wide enough shape
         wide = len(exact) > w
-        prod = Signal(unsigned(w) if wide else exact.shape(), name="prod")
+        prod = Signal(unsigned(w) if wide else exact.shape(), name="prod", reset_less=True)
         v2, f2, l2 = Signal(name="valid2"), Signal(name="first2"), Signal(name="last2")
         m.d.sync += [prod.eq(exact[:w] if wide else exact),
                      v2.eq(self.valid_out), f2.eq(self.first_out), l2.eq(self.last_out)]
         # stage 3: accumulate; a last step also updates c
-        acc = Signal(w, name="acc")
+        acc = Signal(w, name="acc", reset_less=True)
+        c_r = Signal(w, name="c_r", reset_less=True)
         total = Signal(w, name="total")
-        m.d.comb += total.eq((Mux(f2, self.init, acc) + prod)[:w])
+        m.d.comb += [total.eq((Mux(f2, self.init, acc) + prod)[:w]), self.c.eq(c_r)]
         m.d.sync += self.c_valid.eq(v2 & l2)
         with m.If(v2):
             m.d.sync += acc.eq(total)
             with m.If(l2):
-                m.d.sync += self.c.eq(total)
+                m.d.sync += c_r.eq(total)
         return m
