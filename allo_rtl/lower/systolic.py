@@ -160,16 +160,23 @@ def _same_index(a, b) -> bool:
     return len(a) == len(b) and all(print_expr(x) == print_expr(y) for x, y in zip(a, b))
 
 
+def _stmt_reads(s) -> set:
+    """Arrays statement ``s`` itself reads (not the statements nested in it)."""
+    out = set()
+    for e in stmt_exprs(s):
+        out |= {x.buf for x in walk_exprs(e) if isinstance(x, Load)}
+    if isinstance(s, (CallStmt, Return)):
+        out |= {a.buf for a in (s.args if isinstance(s, CallStmt) else s.values)
+                if isinstance(a, BufRef)}
+    if isinstance(s, Decl) and isinstance(s.init, BufRef):
+        out.add(s.init.buf)
+    return out
+
+
 def _reads(stmts) -> set:
     out = set()
     for s in walk_stmts(stmts):
-        for e in stmt_exprs(s):
-            out |= {x.buf for x in walk_exprs(e) if isinstance(x, Load)}
-        if isinstance(s, (CallStmt, Return)):
-            out |= {a.buf for a in (s.args if isinstance(s, CallStmt) else s.values)
-                    if isinstance(a, BufRef)}
-        if isinstance(s, Decl) and isinstance(s.init, BufRef):
-            out.add(s.init.buf)
+        out |= _stmt_reads(s)
     return out
 
 
@@ -999,13 +1006,7 @@ def _reads_outside(body, skip) -> set:
     for x in body:
         if x is skip:
             continue
-        for e in stmt_exprs(x):
-            out |= {y.buf for y in walk_exprs(e) if isinstance(y, Load)}
-        if isinstance(x, (CallStmt, Return)):
-            out |= {a.buf for a in (x.args if isinstance(x, CallStmt) else x.values)
-                    if isinstance(a, BufRef)}
-        if isinstance(x, Decl) and isinstance(x.init, BufRef):
-            out.add(x.init.buf)
+        out |= _stmt_reads(x)
         if isinstance(x, For):
             out |= _reads_outside(x.body, skip)
         elif isinstance(x, If):

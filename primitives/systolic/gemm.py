@@ -8,7 +8,7 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import SystolicArray
+from .array import SystolicArray, _or_tree as _or
 from .pe import PE, check_width
 
 __all__ = ["MemPort", "AffineAddress", "OutputBanks", "SystolicGemm"]
@@ -355,11 +355,3 @@ def _first(cnts):
     for c in cnts:
         out = out & (c == 0)
     return out
-
-
-def _or(vals):
-    vals = list(vals)
-    while len(vals) > 1:
-        vals = [vals[i] | vals[i + 1] if i + 1 < len(vals) else vals[i]
-                for i in range(0, len(vals), 2)]
-    return vals[0]
