@@ -116,11 +116,11 @@ class SystolicGemm(wiring.Component):
 
     Latency
     -------
-    :attr:`latency` ``= (tiles - 1) * period + K + read_latency + rows + cols + 3``
+    :attr:`latency` ``= (tiles - 1) * period + K + read_latency + rows + cols + 4``
     cycles from ``start`` to ``done``: the first step is issued the cycle after
     ``start``; the last tile's sums leave the array ``read_latency + rows + cols + 2``
-    cycles after its last step and are written (C port outputs are registers, so
-    nothing but the RAM's own input sits between them and the memory) one cycle later. :attr:`period` is ``K`` when ``K >= rows`` and no C port
+    cycles after its last step and are written two cycles later (the address is
+    selected, then added, each in its own cycle; C port outputs are registers). :attr:`period` is ``K`` when ``K >= rows`` and no C port
     receives two sums in one cycle; otherwise the engine leaves bubbles between tiles
     (at least ``rows`` cycles per tile; and PEs ``(i, j)``, ``(i', j')`` on one C port
     need ``i + j != i' + j' (mod period)``). PEs on one anti-diagonal (``i + j``
@@ -205,7 +205,7 @@ class SystolicGemm(wiring.Component):
             while any((x - y) % period == 0 for d in diags for a, x in enumerate(d)
                       for y in d[a + 1:]):
                 period += 1
-        return period, (ntiles - 1) * period + K + read_latency + rows + cols + 3
+        return period, (ntiles - 1) * period + K + read_latency + rows + cols + 4
 
     def elaborate(self, platform):
         m = Module()
@@ -257,7 +257,7 @@ class SystolicGemm(wiring.Component):
             m.d.sync += [a_common.eq(a_common + a_inc), b_common.eq(b_common + b_inc)]
             with m.If(final):
                 m.d.sync += [issuing.eq(0), draining.eq(1),
-                             dcnt.eq(R + P + Q + 2)]
+                             dcnt.eq(R + P + Q + 3)]
             if gap:
                 with m.Elif(step_last):
                     m.d.sync += bubble.eq(gap)
@@ -324,12 +324,17 @@ class SystolicGemm(wiring.Component):
             off = _or(Mux(sl, Const(_mod(b, cw), cw), 0) for sl, _, b in sels)
             data = vals[next(iter(cols))] if len(cols) == 1 else \
                 _or(Mux(_or(ss), vals[j], 0) for j, ss in cols.items())
-            # registered: a C port's only logic is the memory's (Fmax)
-            wen = Signal(name=f"c{p}_wen")
+            # two register stages (Fmax): the selected tile base and offset, then their sum;
+            # a C port's only logic is then the memory's
+            wen1, wen = Signal(name=f"c{p}_wen1"), Signal(name=f"c{p}_wen")
+            tile1 = Signal(cw, name=f"c{p}_tile1", reset_less=True)
+            off1 = Signal(cw, name=f"c{p}_off1", reset_less=True)
+            data1 = Signal(self.c_width, name=f"c{p}_data1", reset_less=True)
             waddr = Signal(cw, name=f"c{p}_waddr", reset_less=True)
             wdata = Signal(self.c_width, name=f"c{p}_wdata", reset_less=True)
-            m.d.sync += [wen.eq(_or(sl for sl, _, _ in sels)), waddr.eq((tile + off)[:cw]),
-                         wdata.eq(data)]
+            m.d.sync += [wen1.eq(_or(sl for sl, _, _ in sels)), tile1.eq(tile), off1.eq(off),
+                         data1.eq(data),
+                         wen.eq(wen1), waddr.eq((tile1 + off1)[:cw]), wdata.eq(data1)]
             m.d.comb += [port.wen.eq(wen), port.waddr.eq(waddr), port.wdata.eq(wdata)]
         return m
 

@@ -62,7 +62,7 @@ def engine_cycles(M, N, K, P, Q, read_latency=1):
     """Start-to-done cycles of a SystolicGemm with C in column banks (a tile every
     max(K, P) cycles), plus the 2 cycles of the calling top kernel."""
     tiles = (M // P) * (N // Q)
-    return (tiles - 1) * max(K, P) + K + read_latency + P + Q + 3 + 2
+    return (tiles - 1) * max(K, P) + K + read_latency + P + Q + 4 + 2
 
 
 def mem_gemm(M, N, K, TA, TB, TC):

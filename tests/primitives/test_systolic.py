@@ -213,7 +213,7 @@ def test_engine_matches_model_and_latency(kw):
     assert got == model.gemm_model(g, a_mems, b_mems, c_mems)
     assert cycles == g.latency
     ntiles = (M // P) * (N // Q)
-    assert g.latency == (ntiles - 1) * g.period + K + kw.get("R", 1) + P + Q + 3
+    assert g.latency == (ntiles - 1) * g.period + K + kw.get("R", 1) + P + Q + 4
 
 
 def test_engine_period():
@@ -230,7 +230,7 @@ def test_engine_constructor_errors():
               a_addr=AffineAddress(4, (0, 0), (1,)), b_addr=AffineAddress(4, (0, 0), (1,)),
               c_banks=OutputBanks(2, (((0, 0, 0), (0, 1, 1)), ((1, 0, 0), (1, 1, 1))), ()))
     g = SystolicGemm(**kw)
-    assert (g.latency, g.period) == (4 + 1 + 2 + 2 + 3, 4)
+    assert (g.latency, g.period) == (4 + 1 + 2 + 2 + 4, 4)
     with pytest.raises(ValueError, match=r"C port 1 receives two PEs of anti-diagonal 1"):
         SystolicGemm(**{**kw, "c_banks": OutputBanks(
             2, (((0, 0, 0), (1, 1, 1)), ((0, 1, 0), (1, 0, 1))), ())})
