@@ -361,7 +361,8 @@ def bench_design(design, *, full: bool = False, rate_cycles: int = DEFAULT_RATE_
             _schedule(design, quick).build(target="rtl", **build_kw).compile()
         say("warm s.build() + call ...")
         t0 = time.perf_counter()
-        wmod = _schedule(design, quick).build(target="rtl", cache_dir=cache_dir)
+        wmod = _schedule(design, quick).build(target="rtl", cache_dir=cache_dir,
+                                              clock_mhz=build_kw["clock_mhz"])
         wmod(*copy.deepcopy(quick_inputs))
         row.warm_s = time.perf_counter() - t0
         row.warm_cached = wmod.compile().cached
