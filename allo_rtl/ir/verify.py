@@ -14,7 +14,8 @@ stream accessed is a Stream parameter or declared in the function; a put carries
 value of the element type (a (sub)view of the block shape and element type for a
 stream of blocks), a get writes a variable of the element type (a buffer of the block
 shape); a Stream parameter gets a stream of the same type; a dataflow region holds
-only stream declarations and calls.
+only stream declarations and calls. A PE-grid loop (``unfold=d``, s.unfold) counts
+0, 1, ..., n-1, and its ``to`` names (tensor, depth) pairs of the function (s.to).
 
 Violations are compiler bugs, never user errors: :class:`VerifyError` names the
 function, the statement and the pass that broke the invariant. The tests run the
@@ -119,6 +120,21 @@ class _FuncCheck:
                 self.stmt = s
                 self.fail("a kernel call in a dataflow region receives results")
 
+    def unfolded(self, s):
+        """A PE-grid loop (s.unfold): dimension ``unfold=d`` of a grid, counting 0..n-1; its
+        ``to`` lists (tensor, depth) of the buffers streaming along it (s.to)."""
+        d = s.attrs["unfold"]
+        name = s.name or s.var
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            self.fail(f"loop {name!r} has unfold={d!r}")
+        if not (getattr(s.lb, "value", None) == 0 and isinstance(getattr(s.ub, "value", None), int)
+                and s.step == 1):
+            self.fail(f"unfolded loop {name!r} does not count 0, 1, ..., n-1")
+        for entry in s.attrs.get("to", ()):
+            if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] in self.bufs
+                    and isinstance(entry[1], int) and (entry[1] == -1 or entry[1] >= 1)):
+                self.fail(f"unfolded loop {name!r} streams {entry!r}, not (tensor, depth)")
+
     def body(self, stmts):
         for s in stmts:
             self.stmt = s
@@ -164,6 +180,8 @@ class _FuncCheck:
                     self.fail(f"loop {s.name or s.var!r} has a {e.type} bound")
             if not isinstance(s.step, int) or s.step == 0:
                 self.fail(f"loop {s.name or s.var!r} has step {s.step!r}")
+            if "unfold" in s.attrs:
+                self.unfolded(s)
             self.defined.add(s.var)
             self.var_types.setdefault(s.var, s.lb.type)
             self.body(s.body)

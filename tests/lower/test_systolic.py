@@ -385,3 +385,16 @@ def test_error_forwarded_values_read_after_the_band():
                                         "forwarded copies are read after the systolic band") as e:
         _lower(top, schedule)
     assert "D[m2, k2] = A_fifo[m2, N, k2]" in e.value.loc.source
+
+
+def test_library_schedule_errors():
+    from allo_rtl.library.systolic import schedule_systolic, systolic
+
+    s = allo.customize(systolic, instantiate=[int8, int8, int16, 6, 2, 4, 4, 2])
+    with pytest.raises(AlloError, match="the PE grid's Mt=4 does not divide M=6") as e:
+        schedule_systolic(s)
+    assert e.value.hint == "pick a tile size that divides M"
+    s = _customize(mem_gemm(4, 4, 4, int8, int8, int32))
+    with pytest.raises(AlloError, match="schedule_systolic applies to allo.customize"
+                                        r"\(systolic, instantiate="):
+        schedule_systolic(s)

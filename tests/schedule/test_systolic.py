@@ -7,7 +7,9 @@ import pytest
 import allo_rtl as allo
 from allo_rtl import AlloError
 from allo_rtl.ir.types import int8, int32
+from allo_rtl.ir.nodes import For, walk_stmts
 from allo_rtl.ir.utils import MockBuffer
+from allo_rtl.ir.verify import VerifyError, verify_module
 from allo_rtl.schedule.systolic import PEGrid
 
 M, N, K = 8, 8, 4
@@ -144,3 +146,27 @@ def test_to_errors():
     with pytest.raises(AlloError) as e:
         s2.to(s2.A, "consumer")
     assert "unfold" not in str(e.value)
+
+
+def test_verifier_checks_the_annotations():
+    s = _tiled()
+    pe = s.unfold("gemm", [3, 4])
+    s.to(s.A, pe, axis=1)
+    verify_module(s.module)
+    lp = next(x for x in walk_stmts(s.module.top_func.body)
+              if isinstance(x, For) and x.attrs.get("unfold") == 1)
+    lp.attrs["to"] = (("nope", -1),)
+    with pytest.raises(VerifyError, match=r"unfolded loop 'j.inner' streams \('nope', -1\), "
+                                          r"not \(tensor, depth\)"):
+        verify_module(s.module)
+    lp.attrs["to"] = (("A", 0),)
+    with pytest.raises(VerifyError, match="streams"):
+        verify_module(s.module)
+    del lp.attrs["to"]
+    lp.attrs["unfold"] = -1
+    with pytest.raises(VerifyError, match="loop 'j.inner' has unfold=-1"):
+        verify_module(s.module)
+    lp.attrs["unfold"] = 1
+    lp.lb = type(lp.lb)(1, lp.lb.type)
+    with pytest.raises(VerifyError, match="unfolded loop 'j.inner' does not count 0, 1"):
+        verify_module(s.module)
