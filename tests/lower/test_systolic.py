@@ -398,3 +398,27 @@ def test_library_schedule_errors():
     with pytest.raises(AlloError, match="schedule_systolic applies to allo.customize"
                                         r"\(systolic, instantiate="):
         schedule_systolic(s)
+
+
+def test_compose_a_systolic_sub_schedule(rng):
+    """unfold/to replay through s.compose onto the callee's instance; the caller's arrays
+    get the callee's banks (interface unification)."""
+    gemm = mem_gemm(4, 4, 4, int8, int8, int32)
+    M = N = K = 4
+
+    def top(A: int8[M, K], B: int8[K, N], C: int32[M, N]):
+        gemm(A, B, C)
+
+    top.env = dict(gemm.env, gemm=gemm)
+    sub = _customize(gemm)
+    sub.partition(sub.A, Cyclic, dim=1, factor=4)
+    sub.partition(sub.B, Cyclic, dim=2, factor=4)
+    sub.partition(sub.C, Cyclic, dim=2, factor=4)
+    pe = sub.unfold("gemm", [0, 1])
+    sub.to(sub.A, pe, axis=1)
+    sub.to(sub.B, pe, axis=0)
+    A, B = _raw(int8, (M, K), rng), _raw(int8, (K, N), rng)
+    C = np.zeros((M, N), np.int32)
+    mod, _ = check3(top, lambda s: s.compose(sub), [A, B, C])
+    assert mod.last_cycles == engine_cycles(4, 4, 4, 4, 4) + 2  # + the call level of top
+    assert list(mod.design.funcs) == ["gemm__systolic0", "gemm", "top"]
