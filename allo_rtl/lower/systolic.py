@@ -64,11 +64,11 @@ from primitives.systolic import PE, AffineAddress, OutputBanks, SystolicArray, S
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function,
-                        If, Load, Module, Param, Return, Store, Var, expr_children, stmt_exprs,
+                        If, Load, Module, Param, Return, Store, Var, stmt_exprs,
                         walk_exprs, walk_stmts)
 from ..ir.numerics import int_range
 from ..ir.printer import print_expr
-from ..ir.transform import fresh_name
+from ..ir.transform import fresh_name, xform
 from ..ir.types import Index, Int, UInt
 from . import ops
 from .banks import Banking
@@ -197,20 +197,7 @@ def _mentions(s, buf) -> bool:
 def _subst(e, env: dict):
     """``e`` with scalar variables replaced by the expressions of ``env`` (shared, not
     copied: the analysis identifies operand loads by identity)."""
-    if isinstance(e, Var) and e.name in env:
-        return env[e.name]
-    if not expr_children(e):
-        return e
-    new = copy.copy(e)
-    for fld in ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new"):
-        v = getattr(new, fld, None)
-        if isinstance(v, Expr):
-            setattr(new, fld, _subst(v, env))
-    if isinstance(new, Load):
-        new.index = tuple(_subst(i, env) for i in new.index)
-    if hasattr(new, "args") and isinstance(new.args, tuple):
-        new.args = tuple(_subst(a, env) for a in new.args)
-    return new
+    return xform(e, lambda x: env[x.name] if isinstance(x, Var) and x.name in env else x)
 
 
 def _buffer(f: Function, buf: str):
@@ -406,27 +393,18 @@ def _inline_for_analysis(module: Module, call: CallStmt) -> list:
             raise AlloError(f"the PE function {call.callee} {what}, which a systolic PE cannot "
                             "run", s.loc, "a PE body is loops, scalars, loads and stores")
 
-    def ex(e):
+    def one(e):  # applied bottom-up by xform: the index of a load is already mapped
         if isinstance(e, Var):
             if e.name in scal:
                 return copy.deepcopy(scal[e.name])
             return Var(local.get(e.name, e.name), e.type, e.loc)
-        if isinstance(e, Load):
-            idx = tuple(ex(i) for i in e.index)
-            if e.buf in bufs:
-                buf, pre = bufs[e.buf]
-                return Load(buf, copy.deepcopy(pre) + idx, e.type, e.loc)
-            return Load(e.buf, idx, e.type, e.loc)
-        if not expr_children(e):
-            return e
-        new = copy.copy(e)
-        for fld in ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new"):
-            v = getattr(new, fld, None)
-            if isinstance(v, Expr):
-                setattr(new, fld, ex(v))
-        if hasattr(new, "args") and isinstance(new.args, tuple):
-            new.args = tuple(ex(a) for a in new.args)
-        return new
+        if isinstance(e, Load) and e.buf in bufs:
+            buf, pre = bufs[e.buf]
+            return Load(buf, copy.deepcopy(pre) + tuple(e.index), e.type, e.loc)
+        return e
+
+    def ex(e):
+        return xform(e, one)
 
     def st(s):
         if isinstance(s, Decl):
