@@ -849,7 +849,31 @@ def lower_functions(module: IRModule) -> dict:
             out[name] = LoweredSystolic(f, out)
         else:
             out[name] = LoweredFunction(f, out, stream_directions(module, f), name in in_region)
+            _refuse_frozen_systolic(out[name], module)
     return out
+
+
+def _refuse_frozen_systolic(lf: "LoweredFunction", module: IRModule):
+    """A kernel that can freeze (streams, or a dataflow-region kernel) must not contain a
+    systolic engine: its shared PE modules are not gated by the freeze."""
+    if not lf.freezable:
+        return
+    seen, stack = set(), [lf.name]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for s in walk_stmts(module.funcs[name].body):
+            if isinstance(s, CallStmt) and s.callee in module.funcs:
+                if module.funcs[s.callee].attrs.get("systolic") is not None:
+                    raise AlloError(
+                        f"{lf.name} uses streams or runs in a dataflow region, and calls the "
+                        f"systolic array {s.callee}; the RTL cannot pause a systolic array "
+                        "when such a kernel stalls", s.loc or lf.f.loc,
+                        "keep the systolic GEMM in a kernel without streams, outside "
+                        "dataflow regions")
+                stack.append(s.callee)
 
 
 def _check_calls(f: Function, module: IRModule):
