@@ -2,6 +2,8 @@
 
 * :class:`PE`: an output-stationary multiply-accumulate processing element that
   forwards its operands to its east and south neighbours.
+* :class:`FloatPE`: the same with IEEE floating-point units (``acc + a * b`` with the
+  product and the sum each rounded, one step per adder latency).
 * :class:`SystolicArray`: a ``rows`` x ``cols`` grid of PEs with skewed feeders and a
   per-column drain that empties finished sums while the next tile computes.
 * :class:`SystolicGemm`: the array fed tile after tile from banked memory ports
@@ -14,7 +16,8 @@
 from .array import SystolicArray
 from .gemm import AffineAddress, MemPort, OutputBanks, SystolicGemm
 from .pe import PE
+from .float_pe import FloatPE
 from . import model
 
-__all__ = ["PE", "SystolicArray", "SystolicGemm", "MemPort", "AffineAddress", "OutputBanks",
+__all__ = ["PE", "FloatPE", "SystolicArray", "SystolicGemm", "MemPort", "AffineAddress", "OutputBanks",
            "model"]

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .float_pe import FloatPE
 from .pe import PE, check_width, operand_shape
 
 __all__ = ["SystolicArray"]
@@ -42,6 +43,12 @@ class SystolicArray(wiring.Component):
         elaboratable with the members and timing of :class:`PE` with these parameters
         (e.g. a stand-in that instantiates one shared Verilog module). Default: a new
         :class:`PE`.
+    float_fmt : FloatFormat or None
+        When set, the elements are :class:`~primitives.systolic.FloatPE` of this format
+        (``a_width == b_width == acc_width == float_fmt.width``, operands unsigned raw
+        bits): ``PE(i, j)`` computes ``init + a * b + ...`` with every product and every
+        sum rounded, in step order, and the steps of a tile must be presented
+        :attr:`step_interval` cycles apart.
 
     Members
     -------
@@ -61,10 +68,11 @@ class SystolicArray(wiring.Component):
     Latency
     -------
     The sum of ``PE(i, j)`` for the tile whose last step is presented at cycle ``t``
-    appears on column ``j``'s drain at ``t + i + j +`` :attr:`DRAIN_LATENCY` (4): rows
-    in order, one per cycle. The last steps of consecutive tiles must be at least
+    appears on column ``j``'s drain at ``t + i + j +`` :attr:`drain_latency` (4 for
+    integer PEs, the PE's latency plus one): rows in order, one per cycle. The last steps of consecutive tiles must be at least
     ``rows`` cycles apart (else two sums of one column would leave in the same cycle).
-    One step per cycle, no stalls.
+    One step per cycle (integer PEs; float PEs: one per :attr:`step_interval` cycles
+    within a tile), no stalls.
 
     Resources
     ---------
@@ -80,7 +88,7 @@ class SystolicArray(wiring.Component):
     INIT_OFFSET = PE.INIT_OFFSET
 
     def __init__(self, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
-                 pe_factory=None):
+                 pe_factory=None, *, float_fmt=None):
         cls = type(self)
         self._pe_factory = pe_factory
         self.rows = check_width(rows, "rows", cls)
@@ -88,8 +96,28 @@ class SystolicArray(wiring.Component):
         self._pe_args = (a_width, a_signed, b_width, b_signed, acc_width)
         PE.check_args(cls, *self._pe_args)
         self.acc_width = acc_width
+        self.float_fmt = float_fmt
+        (self.pe_latency, self.init_offset,
+         self.step_interval) = self.pe_timing(*self._pe_args, float_fmt)
+        #: cycles from a step's presentation to PE(0, 0)'s sum on column 0's drain
+        self.drain_latency = self.pe_latency + 1
         super().__init__(self.signature_for(rows, cols, a_width, a_signed, b_width, b_signed,
                                             acc_width))
+
+    @staticmethod
+    def pe_timing(a_width, a_signed, b_width, b_signed, acc_width, float_fmt=None):
+        """``(latency, init_offset, step_interval)`` of the elements: :class:`PE`'s, or
+        those of a default :class:`FloatPE` of ``float_fmt`` (ValueError when the widths
+        are not the format's, or an operand is signed)."""
+        if float_fmt is None:
+            return PE.LATENCY, PE.INIT_OFFSET, 1
+        w = float_fmt.width
+        if (a_width, b_width, acc_width) != (w, w, w) or a_signed or b_signed:
+            raise ValueError(f"SystolicArray with float_fmt needs unsigned operands and "
+                             f"accumulator of {w} bits, not a {a_width}, b {b_width}, acc "
+                             f"{acc_width} bits")
+        lm, la = FloatPE.latencies()
+        return 2 + lm + la, 1 + lm, la
 
     @staticmethod
     def signature_for(rows, cols, a_width, a_signed, b_width, b_signed, acc_width):
@@ -125,8 +153,13 @@ class SystolicArray(wiring.Component):
         pes = [[None] * Q for _ in range(P)]
         for i in range(P):
             for j in range(Q):
-                pe = pes[i][j] = (PE(*self._pe_args) if self._pe_factory is None
-                                  else self._pe_factory(i, j))
+                if self._pe_factory is not None:
+                    pe = self._pe_factory(i, j)
+                elif self.float_fmt is not None:
+                    pe = FloatPE(self.float_fmt)
+                else:
+                    pe = PE(*self._pe_args)
+                pes[i][j] = pe
                 m.submodules[f"pe_{i}_{j}"] = pe
                 m.d.comb += pe.init.eq(self.init[j])
                 if j == 0:

@@ -101,6 +101,11 @@ class SystolicGemm(wiring.Component):
     array_factory : callable or None
         ``array_factory()`` makes the array: anything with the members and timing of the
         :class:`SystolicArray` of these parameters (default: a new one).
+    float_fmt : FloatFormat or None
+        Floating-point PEs (:class:`~primitives.systolic.FloatPE`) of this format: ``init``
+        and the sums are raw bits, ``acc_width == c_width == float_fmt.width``, each sum is
+        accumulated in step order with every product and sum rounded. The engine issues a
+        step every :attr:`step_interval` (the adder's latency) cycles.
 
     Members
     -------
@@ -116,12 +121,15 @@ class SystolicGemm(wiring.Component):
 
     Latency
     -------
-    :attr:`latency` ``= (tiles - 1) * period + K + read_latency + rows + cols + 4``
-    cycles from ``start`` to ``done``: the first step is issued the cycle after
-    ``start``; the last tile's sums leave the array ``read_latency + rows + cols + 2``
+    :attr:`latency` ``= (tiles - 1) * period + (K - 1) * S + read_latency + rows + cols +
+    L + 2`` cycles from ``start`` to ``done`` (``S``: :attr:`step_interval`, 1 for integer
+    PEs; ``L``: the PE latency, 3 for integer PEs, i.e. ``(tiles - 1) * period + K +
+    read_latency + rows + cols + 4``): the first step is issued the cycle after
+    ``start``; the last tile's sums leave the array ``read_latency + rows + cols + L - 1``
     cycles after its last step and are written two cycles later (the address is
-    selected, then added, each in its own cycle; C port outputs are registers). :attr:`period` is ``K`` when ``K >= rows`` and no C port
-    receives two sums in one cycle; otherwise the engine leaves bubbles between tiles
+    selected, then added, each in its own cycle; C port outputs are registers).
+    :attr:`period` is ``K * S`` when ``K * S >= rows`` and no C port receives two sums in
+    one cycle; otherwise the engine leaves bubbles between tiles
     (at least ``rows`` cycles per tile; and PEs ``(i, j)``, ``(i', j')`` on one C port
     need ``i + j != i' + j' (mod period)``). PEs on one anti-diagonal (``i + j``
     equal) finish in the same cycle and must use different C ports (ValueError).
@@ -129,13 +137,13 @@ class SystolicGemm(wiring.Component):
     Resources
     ---------
     The array, one address adder per operand and for the C tile base, the loop
-    counters, a delay line of C tile bases (``read_latency + rows + cols + 2`` entries)
+    counters, a delay line of C tile bases (``read_latency + rows + cols + L - 1`` entries)
     and per C port a multiplexer over its PEs.
     """
 
     def __init__(self, *, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
                  acc_signed, c_width, init=0, tiles=(), steps, a_addr, b_addr, c_banks,
-                 read_latency=1, pe_factory=None, array_factory=None):
+                 read_latency=1, pe_factory=None, array_factory=None, float_fmt=None):
         cls = type(self)
         self._pe_factory, self._array_factory = pe_factory, array_factory
         check_width(rows, "rows", SystolicArray)
@@ -146,6 +154,12 @@ class SystolicGemm(wiring.Component):
         self.a_signed, self.b_signed = a_signed, b_signed
         self.acc_signed = bool(acc_signed)
         self.c_width = check_width(c_width, "c_width", cls)
+        self.float_fmt = float_fmt
+        (self.pe_latency, _, self.step_interval) = SystolicArray.pe_timing(
+            a_width, a_signed, b_width, b_signed, acc_width, float_fmt)
+        if float_fmt is not None and c_width != acc_width:
+            raise ValueError(f"{cls.__name__} with float_fmt needs c_width == acc_width, not "
+                             f"{c_width} and {acc_width}")
         if not isinstance(init, int) or isinstance(init, bool):
             raise TypeError(f"{cls.__name__} init must be an integer, not {init!r}")
         self.init = _mod(init, acc_width)
@@ -176,9 +190,10 @@ class SystolicGemm(wiring.Component):
         self.K = prod(self.steps)
         self.ntiles = prod(self.tiles)
         self.period, self.latency = self.timing(rows, cols, self.tiles, self.steps,
-                                                c_banks.banks, self.read_latency)
+                                                c_banks.banks, self.read_latency,
+                                                self.step_interval, self.pe_latency)
         #: cycles from a tile's last step issued to PE(0, 0)'s sum on the C port
-        self.drain_offset = self.read_latency + SystolicArray.DRAIN_LATENCY
+        self.drain_offset = self.read_latency + self.pe_latency + 1
         super().__init__({
             "start": In(1), "done": Out(1),
             "a": Out(MemPort(a_addr.width, a_width)).array(rows),
@@ -187,9 +202,11 @@ class SystolicGemm(wiring.Component):
         })
 
     @staticmethod
-    def timing(rows, cols, tiles, steps, banks, read_latency):
+    def timing(rows, cols, tiles, steps, banks, read_latency, step_interval=1,
+               pe_latency=PE.LATENCY):
         """``(period, latency)`` of an engine (see the class docstring); ValueError when
-        two PEs on one C port finish in the same cycle. ``banks``: ``c_banks.banks``."""
+        two PEs on one C port finish in the same cycle. ``banks``: ``c_banks.banks``;
+        ``step_interval``, ``pe_latency``: see :meth:`SystolicArray.pe_timing`."""
         K, ntiles = prod(steps), prod(tiles)
         diags = []
         for p, bank in enumerate(banks):
@@ -200,18 +217,21 @@ class SystolicGemm(wiring.Component):
                         f"SystolicGemm: C port {p} receives two PEs of anti-diagonal {x} "
                         f"(i + j = {x}), whose sums leave the array in the same cycle")
             diags.append(d)
-        period = max(K, rows)
+        S = step_interval
+        period = max(K * S, rows)
         if ntiles > 1:
             while any((x - y) % period == 0 for d in diags for a, x in enumerate(d)
                       for y in d[a + 1:]):
                 period += 1
-        return period, (ntiles - 1) * period + K + read_latency + rows + cols + 4
+        return period, ((ntiles - 1) * period + (K - 1) * S + read_latency + rows + cols
+                        + pe_latency + 2)
 
     def elaborate(self, platform):
         m = Module()
         arr = m.submodules.array = self._array_factory() if self._array_factory else \
             SystolicArray(self.rows, self.cols, self.a_width, self.a_signed, self.b_width,
-                          self.b_signed, self.acc_width, self._pe_factory)
+                          self.b_signed, self.acc_width, self._pe_factory,
+                          float_fmt=self.float_fmt)
         P, Q, R = self.rows, self.cols, self.read_latency
         trips = self.tiles + self.steps
         nt = len(self.tiles)
@@ -219,8 +239,11 @@ class SystolicGemm(wiring.Component):
         at_max = [Const(1) if n == 1 else (c == n - 1) for c, n in zip(cnt, trips)]
 
         busy, issuing, draining = Signal(), Signal(), Signal()
-        gap = self.period - self.K
-        bubble = Signal(range(gap + 1), name="bubble") if gap else Const(0, 1)
+        S = self.step_interval
+        gap = self.period - self.K * S  # extra bubbles after a tile's last step
+        # cycles to wait before the next step: S - 1 after a step, + gap after a tile
+        wmax = S - 1 + gap
+        bubble = Signal(range(wmax + 1), name="bubble") if wmax else Const(0, 1)
         dcnt = Signal(range(self.latency + 1), name="drain_count")
         go = Signal()
         m.d.comb += go.eq(self.start & ~busy)
@@ -257,11 +280,14 @@ class SystolicGemm(wiring.Component):
             m.d.sync += [a_common.eq(a_common + a_inc), b_common.eq(b_common + b_inc)]
             with m.If(final):
                 m.d.sync += [issuing.eq(0), draining.eq(1),
-                             dcnt.eq(R + P + Q + 3)]
+                             dcnt.eq(R + P + Q + self.pe_latency)]
             if gap:
                 with m.Elif(step_last):
-                    m.d.sync += bubble.eq(gap)
-        if gap:
+                    m.d.sync += bubble.eq(S - 1 + gap)
+            if S > 1:
+                with m.Else():
+                    m.d.sync += bubble.eq(S - 1)
+        if wmax:
             with m.Elif(bubble != 0):
                 m.d.sync += bubble.eq(bubble - 1)
         with m.If(draining):

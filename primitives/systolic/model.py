@@ -3,7 +3,7 @@ out, like the hardware)."""
 
 import itertools
 
-__all__ = ["value", "pe_sum", "array_model", "gemm_model"]
+__all__ = ["value", "pe_sum", "float_pe_sum", "array_model", "gemm_model"]
 
 
 def value(raw: int, width: int, is_signed: bool) -> int:
@@ -25,6 +25,18 @@ def pe_sum(a_vals, b_vals, init, acc_width, a_signed=True, b_signed=True, a_widt
         y = value(b, b_width, b_signed) if b_width else b
         acc += x * y
     return acc & ((1 << acc_width) - 1)
+
+
+def float_pe_sum(a_vals, b_vals, init, fmt):
+    """Raw sum of :class:`~primitives.systolic.FloatPE` after the steps ``zip(a_vals,
+    b_vals)`` (raw patterns of ``fmt``) from raw ``init``: ``acc = acc + a * b`` in step
+    order, the product and the sum each rounded to nearest even."""
+    from ..float.model import fp_add_model, fp_mul_model
+
+    acc = init
+    for a, b in zip(a_vals, b_vals):
+        acc = fp_add_model(acc, fp_mul_model(a, b, fmt), fmt)
+    return acc
 
 
 def array_model(A, B, init, acc_width):
@@ -57,8 +69,11 @@ def gemm_model(g, a_mems, b_mems, c_mems):
             avals = [a_mems[i][addr(g.a_addr, i, c)] for c in steps]
             for j in range(g.cols):
                 bvals = [b_mems[j][addr(g.b_addr, j, c)] for c in steps]
-                acc = pe_sum(avals, bvals, g.init, g.acc_width, g.a_signed, g.b_signed,
-                             g.a_width, g.b_width)
+                if g.float_fmt is not None:
+                    acc = float_pe_sum(avals, bvals, g.init, g.float_fmt)
+                else:
+                    acc = pe_sum(avals, bvals, g.init, g.acc_width, g.a_signed, g.b_signed,
+                                 g.a_width, g.b_width)
                 p, base = where[(i, j)]
                 caddr = (base + sum(s * c for s, c in zip(g.c_banks.strides, tile))) & (
                     (1 << g.c_banks.width) - 1)

@@ -169,7 +169,7 @@ def _engine_run(g, a_mems, b_mems, c_mems, R):
 
 
 def _gemm_engine(P, Q, M, N, K, *, aw=8, asg=True, bw=8, bsg=True, accw=32, acc_signed=True,
-                 cw=32, R=1, cbank="col", init=0):
+                 cw=32, R=1, cbank="col", init=0, float_fmt=None):
     """C[M, N] = A[M, K] @ B[K, N], A cyclic by rows over P ports (address (r // P) * K + k),
     B cyclic by columns over Q ports (address k * N/Q + c // Q)."""
     TR, TC = M // P, N // Q
@@ -187,7 +187,8 @@ def _gemm_engine(P, Q, M, N, K, *, aw=8, asg=True, bw=8, bsg=True, accw=32, acc_
     return SystolicGemm(rows=P, cols=Q, a_width=aw, a_signed=asg, b_width=bw, b_signed=bsg,
                         acc_width=accw, acc_signed=acc_signed, c_width=cw, init=init,
                         tiles=(TR, TC), steps=(K,), a_addr=a_addr, b_addr=b_addr,
-                        c_banks=OutputBanks(12, banks, strides), read_latency=R)
+                        c_banks=OutputBanks(12, banks, strides), read_latency=R,
+                        float_fmt=float_fmt)
 
 
 @pytest.mark.parametrize("kw", [
@@ -259,3 +260,64 @@ def test_models():
     assert model.pe_sum([0x80], [0x80], 0, 8, True, True, 8, 8) == (128 * 128) & 0xFF
     assert model.pe_sum([0x80], [0x80], 1, 16, False, True, 8, 8) == (1 - 128 * 128) & 0xFFFF
     assert model.array_model([[1, 2]], [[3], [4]], 10, 8) == [[21]]
+
+
+# ------------------------------------------------------------------ float PEs
+
+
+def _f32_values(rng, n):
+    """Raw binary32 patterns: ordinary values of mixed signs and magnitudes (most sums
+    round), with zeros of both signs, subnormals, infinities and NaN sprinkled in."""
+    import struct
+    special = [0x00000000, 0x80000000, 0x00000001, 0x80400000, 0x7F800000, 0xFF800000,
+               0x7FC00001, 0x3F800000, 0x7F7FFFFF]
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.1:
+            out.append(rng.choice(special))
+        else:
+            x = rng.uniform(-4, 4) * 2.0 ** rng.randint(-6, 6)
+            out.append(struct.unpack("<I", struct.pack("<f", x))[0])
+    return out
+
+
+@pytest.mark.parametrize("kw", [
+    dict(P=2, Q=2, M=4, N=4, K=3),
+    dict(P=2, Q=3, M=2, N=6, K=1, R=2),                    # one step per tile: bubbles
+])
+def test_float_engine_matches_model_and_latency(kw):
+    from primitives.float import BINARY32
+
+    kw = dict(kw)
+    P, Q, M, N, K = (kw.pop(x) for x in "PQMNK")
+    R = kw.get("R", 1)
+    init = 0x3FC00000  # 1.5
+    g = _gemm_engine(P, Q, M, N, K, aw=32, asg=False, bw=32, bsg=False, accw=32, cw=32,
+                     R=R, init=init, float_fmt=BINARY32)
+    assert g.step_interval == 9 and g.pe_latency == 2 + 9 + 9
+    rng = random.Random(P + 7 * Q + 31 * K)
+    a_mems = [_f32_values(rng, M // P * K) for _ in range(P)]
+    b_mems = [_f32_values(rng, K * N // Q) for _ in range(Q)]
+    c_mems = [[0] * 4096 for _ in range(len(g.c_banks.banks))]
+    got, cycles = _engine_run(g, a_mems, b_mems, c_mems, R)
+    assert got == model.gemm_model(g, a_mems, b_mems, c_mems)
+    ntiles = (M // P) * (N // Q)
+    assert g.period == max(K * 9, P)
+    assert cycles == g.latency == (ntiles - 1) * g.period + (K - 1) * 9 + R + P + Q + 20 + 2
+
+
+def test_float_pe_errors_and_model():
+    from primitives.float import BINARY16, BINARY32
+    from primitives.systolic import FloatPE
+
+    pe = FloatPE(BINARY16, mul_latency=2, add_latency=3)
+    assert (pe.latency, pe.init_offset, pe.step_interval) == (7, 3, 3)
+    with pytest.raises(ValueError, match="FloatPE add_latency must be at least 1"):
+        FloatPE(add_latency=0)
+    with pytest.raises(ValueError, match="SystolicArray with float_fmt needs unsigned operands "
+                                         "and accumulator of 32 bits, not a 16, b 32, acc 32"):
+        SystolicArray(2, 2, 16, False, 32, False, 32, float_fmt=BINARY32)
+    # 1.0 + 2**-24 rounds to 1.0 (ties to even), each step rounded: (1 + e) + e == 1
+    one, e = 0x3F800000, 0x33800000  # 2**-24
+    assert model.float_pe_sum([e, e], [one, one], one, BINARY32) == one
+    assert model.float_pe_sum([0x80000000], [one], 0x80000000, BINARY32) == 0x80000000
