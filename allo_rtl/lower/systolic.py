@@ -43,7 +43,9 @@ dead after the band (dead store-only nests of the function are removed).
 
 The arithmetic must equal ``acc + a * b`` modulo ``2**bits(acc)`` for every input:
 each intermediate type is at least as wide as the accumulator or holds its exact
-value (interval arithmetic); integer types only. Addresses are checked over the
+value (interval arithmetic). Or it is float32 throughout (operands, product, sum,
+accumulator, result: ``acc = round(acc + round(a * b))`` as the interpreter evaluates
+it), computed by :class:`primitives.systolic.FloatPE`, a step per adder latency. Addresses are checked over the
 whole iteration space: each row of A (column of B) reads one bank of its own at an
 address affine in the temporal loops; each PE writes one bank of C at an address
 affine in the tile loops.
@@ -60,16 +62,18 @@ from amaranth.hdl import Module as HDLModule
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from primitives.systolic import PE, AffineAddress, OutputBanks, SystolicArray, SystolicGemm
+from primitives.float import BINARY32
+from primitives.systolic import (PE, AffineAddress, FloatPE, OutputBanks, SystolicArray,
+                                 SystolicGemm)
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function,
                         If, Load, Module, Param, Return, Store, Var, stmt_exprs,
                         walk_exprs, walk_stmts)
-from ..ir.numerics import int_range
+from ..ir.numerics import float_bits, int_range, round_float
 from ..ir.printer import print_expr
 from ..ir.transform import fresh_name, xform
-from ..ir.types import Index, Int, UInt
+from ..ir.types import Float, Index, Int, UInt
 from . import ops
 from .banks import Banking
 from .kernel import BufInfo, MemPortSignature, port_name
@@ -122,13 +126,15 @@ class SystolicSpec:
     c: Outputs
     acc_width: int
     acc_signed: bool
-    init: int
+    init: int  # raw bits (float32 sums: the IEEE pattern)
+    acc_float: bool = False  # float32 sums (FloatPE), else integer
 
     def __repr__(self):
-        return (f"'{self.band}: {self.rows}x{self.cols} PEs, {self.c.buf} = {self.init} + "
-                f"{self.a.buf} @ {self.b.buf} ({'i' if self.acc_signed else 'ui'}"
-                f"{self.acc_width} sums), {math.prod(self.tiles)} tile(s) x "
-                f"{math.prod(self.steps)} step(s)'")
+        kind = "f" if self.acc_float else "i" if self.acc_signed else "ui"
+        init = f"0x{self.init:08x}" if self.acc_float else self.init
+        return (f"'{self.band}: {self.rows}x{self.cols} PEs, {self.c.buf} = {init} + "
+                f"{self.a.buf} @ {self.b.buf} ({kind}{self.acc_width} sums), "
+                f"{math.prod(self.tiles)} tile(s) x {math.prod(self.steps)} step(s)'")
 
 
 # ====================================================================== IR helpers
@@ -144,6 +150,23 @@ def _name(lp: For) -> str:
 
 def _is_int(t) -> bool:
     return isinstance(t, (Int, UInt, Index))
+
+
+def _is_f32(t) -> bool:
+    return isinstance(t, Float) and (t.bits, t.fracs) == (32, 23)
+
+
+def _const_init(e, t):
+    """Raw start value of type ``t`` from constant expression ``e`` (None when not one)."""
+    v = _strip(e).value if isinstance(_strip(e), Const) else None
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    if _is_f32(t):
+        return float_bits(round_float(float(v), t), t)
+    return v if isinstance(v, int) else None
+
+
+_TYPE_HINT = "use integer types (Int/UInt) or float32 throughout, or build the band without s.unfold"
 
 
 def _strip(e):
@@ -532,20 +555,25 @@ class _Band:
     def _scalar_form(self, body):
         init, final = body[0], body[-1]
         self.acc_var, self.acc_type = init.name, init.type
-        if init.init is not None and _cint(init.init) is None:
+        ctype = _buffer(self.f, final.buf)[0]
+        for t in (self.acc_type, ctype):
+            if not (_is_int(t) or _is_f32(t)):
+                raise AlloError(f"the accumulation uses type {t}; systolic arrays support "
+                                "integer types (Int/UInt) and float32", init.loc, _TYPE_HINT)
+        if (_is_f32(self.acc_type) or _is_f32(ctype)) and (
+                self.acc_type != ctype or _strip(final.value) is not final.value):
+            raise AlloError(f"accumulator '{init.name}' ({self.acc_type}) is stored to "
+                            f"{final.buf} ({ctype}) with a conversion; float32 systolic arrays "
+                            "store the float32 sums unchanged", final.loc, _TYPE_HINT)
+        self.init = 0 if init.init is None else _const_init(init.init, self.acc_type)
+        if self.init is None:
             raise AlloError(f"accumulator '{init.name}' starts from a value that is not a "
                             "constant", init.loc, "start the accumulation from a constant")
-        self.init = _cint(init.init) or 0
         middle = body[1:-1]
         while len(middle) == 1 and isinstance(middle[0], For):
             self.reduction.append(middle[0])
             middle = list(middle[0].body)
         self.c_store = final
-        for t in (self.acc_type, _buffer(self.f, final.buf)[0]):
-            if not _is_int(t):
-                raise AlloError(f"the accumulation uses type {t}; systolic arrays support "
-                                "integer types (Int/UInt) for now", init.loc,
-                                "use integer types, or build the band without s.unfold")
         self._steps(middle)
 
     def _steps(self, stmts):
@@ -598,10 +626,9 @@ class _Band:
         if self.acc_var is None:
             self.c_store, self.init = node, None
             self.acc_type = _buffer(self.f, node.buf)[0]
-            if not _is_int(self.acc_type):
+            if not (_is_int(self.acc_type) or _is_f32(self.acc_type)):
                 raise AlloError(f"{node.buf} has type {self.acc_type}; systolic arrays support "
-                                "integer types (Int/UInt) for now", node.loc,
-                                "use integer types, or build the band without s.unfold")
+                                "integer types (Int/UInt) and float32", node.loc, _TYPE_HINT)
 
             def is_acc(e):
                 return isinstance(e, Load) and e.buf == node.buf and _same_index(e.index,
@@ -612,11 +639,21 @@ class _Band:
         self._mac(expr, is_acc, node.loc)
 
     def _mac(self, expr, is_acc, loc):
+        self.is_float = _is_f32(self.acc_type)
+        if self.is_float:  # every value of the product and the sum is float32 (no conversion)
+            todo = [expr]
+            while todo:
+                x = todo.pop()
+                if not _is_f32(x.type):
+                    raise AlloError(f"the float32 multiply-accumulate computes a value of type "
+                                    f"{x.type} ({print_expr(x)}); a float32 systolic PE rounds "
+                                    "the product and the sum to float32 only", loc, _TYPE_HINT)
+                if isinstance(x, (Cast, BinOp)):
+                    todo += [x.value] if isinstance(x, Cast) else [x.lhs, x.rhs]
         for x in walk_exprs(expr):
-            if not _is_int(x.type):
+            if not (_is_int(x.type) or self.is_float):
                 raise AlloError(f"the PE arithmetic uses type {x.type}; systolic arrays support "
-                                "integer types (Int/UInt) for now", loc,
-                                "use integer types, or build the band without s.unfold")
+                                "integer types (Int/UInt) and float32", loc, _TYPE_HINT)
         root, found = _strip(expr), None
         if isinstance(root, BinOp) and root.op == "add":
             for lhs, rhs in ((root.lhs, root.rhs), (root.rhs, root.lhs)):
@@ -631,6 +668,13 @@ class _Band:
                             "a systolic PE computes C[i, j] += A[i, k] * B[k, j]; write the "
                             "band in that form, or drop s.unfold")
         self.acc, x, y = found
+        others = [e for e in walk_exprs(expr) if isinstance(e, Load) and e not in (x, y, self.acc)]
+        if others:
+            raise AlloError(f"the multiply-accumulate also reads {others[0].buf}", loc,
+                            "a systolic PE multiplies two operands and accumulates")
+        if self.is_float:  # float32 throughout: exactly round(acc + round(x * y))
+            self.x, self.y = x, y
+            return
         w = self.acc_type.bits
         leaves = {id(self.acc): int_range(self.acc_type), id(x): int_range(x.type),
                   id(y): int_range(y.type)}
@@ -639,10 +683,6 @@ class _Band:
                             f"accumulator's {w} bits, so it is not acc + a * b modulo 2**{w}",
                             loc, "compute the product and the sum in types at least as wide "
                                  "as the accumulator (the default typing rules do)")
-        others = [e for e in walk_exprs(expr) if isinstance(e, Load) and e not in (x, y, self.acc)]
-        if others:
-            raise AlloError(f"the multiply-accumulate also reads {others[0].buf}", loc,
-                            "a systolic PE multiplies two operands and accumulates")
         self.x, self.y = x, y
 
     # ---------------------------------------------------------------- operands
@@ -781,7 +821,8 @@ class _Outliner:
             Lanes(A, *a_lanes[0], a_lanes[1], a_t.bits, isinstance(a_t, (Int, Index))),
             Lanes(B, *b_lanes[0], b_lanes[1], b_t.bits, isinstance(b_t, (Int, Index))),
             Outputs(c_buf, outputs[0], outputs[1], c_t.bits),
-            acc_t.bits, isinstance(acc_t, (Int, Index)), int(init) & ((1 << acc_t.bits) - 1))
+            acc_t.bits, isinstance(acc_t, (Int, Index)), int(init) & ((1 << acc_t.bits) - 1),
+            band.is_float)
         name = fresh_name(self.used, f"{f.name}__systolic{self.n}")
         layouts = f.attrs.get("partition", {})
         params = []
@@ -951,8 +992,9 @@ class _Outliner:
                             "kernel starts; the systolic array computes from a constant start "
                             "value", band.c_store.loc, hint)
         stores = list(_stores_with_loops(fill))
+        ctype = _buffer(self.f, c)[0]
         ok = (isinstance(fill, For) and len(stores) == 1 and stores[0][0].buf == c
-              and _cint(stores[0][0].value) is not None
+              and _const_init(stores[0][0].value, ctype) is not None
               and len(list(walk_stmts([fill]))) == len(stores[0][1]) + 1)
         if ok:
             st, loops = stores[0]
@@ -963,7 +1005,7 @@ class _Outliner:
             raise AlloError(f"band '{band.name}' accumulates onto {c}, whose value before the "
                             "band is not a constant fill of the whole array",
                             getattr(fill, "loc", None) or band.c_store.loc, hint)
-        return stores[0][0].value.value, fill
+        return _const_init(stores[0][0].value, ctype), fill
 
 
 def _stores_with_loops(s, loops=()):
@@ -1116,16 +1158,22 @@ def _shared_array(sp: SystolicSpec):
     """A factory of the engine's array: one Verilog module per grid and parameter set, made
     of PEs that share one module per parameter set too (lower/shared.py)."""
     args = (sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width)
-    kind = (f"a{'i' if sp.a.signed else 'u'}{sp.a.width}_b{'i' if sp.b.signed else 'u'}"
-            f"{sp.b.width}_acc{sp.acc_width}")
-    pe_sig = PE.signature_for(*args)
+    fmt = _float_fmt(sp)
+    kind = "f32" if fmt else (f"a{'i' if sp.a.signed else 'u'}{sp.a.width}_b"
+                              f"{'i' if sp.b.signed else 'u'}{sp.b.width}_acc{sp.acc_width}")
+    pe_sig = PE.signature_for(*args)  # FloatPE has the same members
 
     def pe(i, j):
-        return Shared(f"allo_pe_{kind}", lambda: PE(*args), pe_sig)
+        return Shared(f"allo_pe_{kind}", lambda: FloatPE(fmt) if fmt else PE(*args), pe_sig)
 
     return lambda: Shared(f"allo_systolic_{sp.rows}x{sp.cols}_{kind}",
-                          lambda: SystolicArray(sp.rows, sp.cols, *args, pe_factory=pe),
+                          lambda: SystolicArray(sp.rows, sp.cols, *args, pe_factory=pe,
+                                                float_fmt=fmt),
                           SystolicArray.signature_for(sp.rows, sp.cols, *args))
+
+
+def _float_fmt(sp: SystolicSpec):
+    return BINARY32 if sp.acc_float else None
 
 
 class LoweredSystolic:
@@ -1154,10 +1202,13 @@ class LoweredSystolic:
             b_addr=AffineAddress(self.bufs[sp.b.ports[0]].aw, sp.b.bases, sp.b.strides),
             c_banks=OutputBanks(self.bufs[sp.c.banks[0][0]].aw,
                                 tuple(bank for _, bank in sp.c.banks), sp.c.strides),
-            read_latency=self.read_latency, array_factory=_shared_array(sp))
+            read_latency=self.read_latency, array_factory=_shared_array(sp),
+            float_fmt=_float_fmt(sp))
+        pe_latency, _, self.step_interval = SystolicArray.pe_timing(
+            sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width, _float_fmt(sp))
         self.period, self.latency = SystolicGemm.timing(
             sp.rows, sp.cols, sp.tiles, sp.steps, self.engine_args["c_banks"].banks,
-            self.read_latency)
+            self.read_latency, self.step_interval, pe_latency)
         members = {"start": In(1), "done": Out(1)}
         for p in f.params:
             b = self.bufs[p.name]
@@ -1175,7 +1226,8 @@ class LoweredSystolic:
         sp = self.spec
         return [{"function": self.name, "loop": sp.band, "trip": math.prod(sp.tiles) *
                  math.prod(sp.steps), "invocations": None, "pipelined": True,
-                 "levels": [sp.band], "requested_ii": 1, "ii": 1, "depth": self.latency,
+                 "levels": [sp.band], "requested_ii": 1, "ii": self.step_interval,
+                 "depth": self.latency,
                  "cycles_per_invocation": self.latency, "cycles": None,
                  "note": f"systolic {sp.rows}x{sp.cols} PE array, a tile every {self.period} "
                          "cycles"}]
