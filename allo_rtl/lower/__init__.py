@@ -18,6 +18,7 @@ from ..ir.nodes import Module
 from ..ir.verify import maybe_verify
 from . import ops
 from .banks import bank_module
+from .df_systolic import rewrite_df_systolic
 from .dynamic import DEFAULT_HOST_DEPTH, bound_dynamic, dynamic_params
 from .kernel import KernelComponent, LoweredFunction, MemPortSignature, lower_functions
 from .prepare import prepare_module
@@ -96,6 +97,8 @@ def lower_design(module: Module, name: str | None = None, profile: bool = False,
     The host memory of a dynamic array parameter holds :data:`DEFAULT_HOST_DEPTH` words
     until :meth:`LoweredDesign.rewrap` sizes it."""
     t0 = time.perf_counter()
+    module = rewrite_df_systolic(module)  # Allo's df systolic GEMM -> an unfolded band
+    maybe_verify(module, "lower.df-systolic")
     module = expand_block_streams(module)
     check_streams(module)
     check_unfolded(module)
