@@ -557,12 +557,16 @@ class _FuncGen:
         self.emit(ind, f"{', '.join(names)}, = {call}")
 
     def region(self):
-        """A dataflow region: declare its streams, then run its kernel calls concurrently."""
+        """A dataflow region: declare its streams and arrays, then run its kernel calls
+        concurrently."""
         procs, fifos = [], []
         for s in self.f.body:
             if isinstance(s, StreamDecl):
                 self.stmt(s, 1)
                 fifos.append(self.fifo(s.name))
+                continue
+            if isinstance(s, Decl):  # a buffer between kernels (a ping-pong buffer)
+                self.stmt(s, 1)
                 continue
             callee = self.gen.module.funcs[s.callee]
             args = self.call_args(s, callee)

@@ -109,10 +109,12 @@ class _FuncCheck:
         self.body(self.f.body)
 
     def region(self):
-        """A dataflow region: stream declarations and concurrent kernel calls only."""
+        """A dataflow region: stream and array declarations and concurrent kernel calls only."""
         if self.f.results:
             self.fail("a dataflow region has results")
         for s in self.f.body:
+            if isinstance(s, Decl) and s.shape and s.init is None and not s.stateful:
+                continue  # an array shared by its kernels (a ping-pong buffer)
             if not isinstance(s, (StreamDecl, CallStmt)):
                 self.stmt = s
                 self.fail(f"a dataflow region holds a {type(s).__name__} statement")

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import AlloError
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, For, Function, If, Load, Module,
-                        Return, Store, Var, While, ret_name, stmt_exprs, walk_exprs, walk_stmts)
+                        Return, Store, Var, While, ret_name, walk_stmts)
+from ..ir.access import overwrites
 from ..ir.rename import rename_buffer
 from ..ir.types import Index
 
@@ -102,7 +103,7 @@ class _Prep:
             return [d] + self.nest(s.shape, copy_body, s.loc)
         # Skip the fill when the next statement overwrites the whole tensor before reading
         # it: the values could never be observed (HLS tools drop such dead stores too).
-        if isinstance(nxt, CallStmt) and s.name in nxt.outs or _overwrites(nxt, s):
+        if isinstance(nxt, CallStmt) and s.name in nxt.outs or overwrites(nxt, s.name, s.shape):
             return [d]
         if init is None:
             init = Const(0, s.type)
@@ -241,52 +242,6 @@ class _Prep:
         return res
 
 
-def _overwrites(nxt, d: Decl) -> bool:
-    """Does statement ``nxt`` write every element of tensor ``d`` before anything reads it?
-    True when ``nxt`` never reads ``d`` (no load, call or return inside) and contains a store
-    ``d[v0, v1, ...]`` reached through loops only (no ``if``), each with constant bounds
-    and at least one iteration, where ``v_k`` is a loop ``for v_k in range(shape[k])``.
-    Wrapping loops (``for r in range(reps)``) are allowed: their first iteration writes
-    everything."""
-    if not isinstance(nxt, For):
-        return False
-    for x in walk_stmts([nxt]):
-        if isinstance(x, (CallStmt, Return, While)):
-            return False
-        if isinstance(x, Assign) and x.name in _loop_vars(nxt):
-            return False  # a loop variable changed inside its loop
-        for e in stmt_exprs(x):
-            if any(isinstance(y, Load) and y.buf == d.name for y in walk_exprs(e)):
-                return False
-
-    def covered(stmts, loops) -> bool:
-        for x in stmts:
-            if isinstance(x, Store) and x.buf == d.name and _covers(x, loops, d.shape):
-                return True
-            if (isinstance(x, For) and isinstance(x.lb, Const) and isinstance(x.ub, Const)
-                    and x.ub.value > x.lb.value and covered(x.body, {**loops, x.var: x})):
-                return True
-        return False
-
-    return covered([nxt], {})
-
-
-def _loop_vars(s: For) -> set:
-    return {x.var for x in walk_stmts([s]) if isinstance(x, For)}
-
-
-def _covers(st: Store, loops: dict, shape) -> bool:
-    """Does ``st`` (inside ``loops``: var -> For) store to every index of ``shape``?"""
-    names = [i.name if isinstance(i, Var) else None for i in st.index]
-    if len(names) != len(shape) or None in names or len(set(names)) != len(names):
-        return False
-    for n, size in zip(names, shape):
-        lp = loops.get(n)
-        if lp is None or lp.lb.value != 0 or lp.ub.value != size or lp.step != 1:
-            return False
-    return True
-
-
 def _alias_returns(f: Function) -> Function:
     """Rename a local tensor that every return returns (at the same position) to the
     result port's buffer name, so results are computed in place."""
@@ -319,6 +274,10 @@ def prepare_module(module: Module) -> Module:
     written = written_params(module)
     funcs = {}
     for name, f in module.funcs.items():
+        if f.attrs.get("dataflow"):
+            # a region's arrays are buffers between its kernels: the kernels write them
+            funcs[name] = f
+            continue
         f = _alias_returns(f)
         w = set(written[name])
         for s in walk_stmts(f.body):

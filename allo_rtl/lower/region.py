@@ -27,45 +27,16 @@ its cycle limit can name the FIFOs a stalled design waits on.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal
-from amaranth.lib import fifo, wiring
+from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal, unsigned
+from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir.nodes import (BufRef, CallStmt, Function, Load, Module as IRModule, Store, StreamDecl,
-                        StreamRef, stmt_exprs, walk_exprs, walk_stmts)
+from ..ir.access import array_accesses
+from ..ir.nodes import BufRef, CallStmt, Decl, Function, Module as IRModule, StreamDecl, StreamRef
 from . import ops
-from .kernel import BufInfo, MemPortSignature, _or_mux, _or_tree, port_name
+from .kernel import MEMORY_ATTRS, BufInfo, MemPortSignature, _or_mux, _or_tree, port_name
 
-__all__ = ["LoweredRegion", "RegionComponent", "array_accesses"]
-
-
-def array_accesses(module: IRModule) -> dict:
-    """``{function: {tensor parameter: (reads, writes)}}``, callees included."""
-    out: dict = {}
-    for f in module.funcs.values():  # callees come first
-        acc = {}
-        for s in walk_stmts(f.body):
-            if isinstance(s, Store):
-                r, w = acc.get(s.buf, (False, False))
-                acc[s.buf] = (r, True)
-            if isinstance(s, CallStmt) and s.callee in out:
-                callee = module.funcs[s.callee]
-                for a, p in zip(s.args, callee.params):
-                    if isinstance(a, BufRef):
-                        cr, cw = out[s.callee].get(p.name, (False, False))
-                        r, w = acc.get(a.buf, (False, False))
-                        acc[a.buf] = (r or cr, w or cw)
-                for o, res in zip(s.outs, callee.results):
-                    if res.is_tensor:
-                        r, w = acc.get(o, (False, False))
-                        acc[o] = (r, True)
-            for e in stmt_exprs(s):
-                for x in walk_exprs(e):
-                    if isinstance(x, Load):
-                        r, w = acc.get(x.buf, (False, False))
-                        acc[x.buf] = (True, w)
-        out[f.name] = {p.name: acc.get(p.name, (False, False)) for p in f.params if p.is_tensor}
-    return out
+__all__ = ["LoweredRegion", "RegionComponent"]
 
 
 class LoweredRegion:
@@ -83,11 +54,14 @@ class LoweredRegion:
         self.stream_dirs: dict = {}
         self.bufs = {p.name: BufInfo(p.name, p.shape, p.type, "param")
                      for p in f.params if p.is_tensor}
+        # arrays declared by the region (ping-pong buffers): memories of the region
+        self.locals = {s.name: BufInfo(s.name, s.shape, s.type, "local")
+                       for s in f.body if isinstance(s, Decl)}
         self.streams = [s for s in f.body if isinstance(s, StreamDecl)]
         self.kernel_calls = [s for s in f.body if isinstance(s, CallStmt)]
         acc = array_accesses(module)
         # array parameter -> [(call index, callee parameter, reads, writes)]
-        self.users: dict = {name: [] for name in self.bufs}
+        self.users: dict = {name: [] for name in [*self.bufs, *self.locals]}
         for k, c in enumerate(self.kernel_calls):
             callee = module.funcs[c.callee]
             for a, p in zip(c.args, callee.params):
@@ -162,7 +136,11 @@ class RegionComponent(wiring.Component):
         holds = [[] for _ in insts]
         hold = [Signal(name=f"hold{k}") for k in range(len(insts))]
         for buf, users in lr.users.items():
-            self._array(m, buf, users, insts, holds, hold)
+            if buf in lr.locals:
+                pp = self._memory(m, lr.locals[buf])
+            else:
+                pp = getattr(self, port_name(buf))
+            self._array(m, buf, pp, users, insts, holds, hold)
         for k, inst in enumerate(insts):
             m.d.comb += hold[k].eq(_or_tree(holds[k]))
             if "hold" in inst.signature.members:
@@ -195,10 +173,26 @@ class RegionComponent(wiring.Component):
         if status:
             m.d.comb += self.fifo_status.eq(Cat(*status))
 
-    def _array(self, m, buf, users, insts, holds, hold):
-        """Connect array parameter ``buf`` to the kernels using it (direct or arbitrated)."""
+    def _memory(self, m, b: BufInfo):
+        """A memory for the region's own array ``b``; returns its port (the interface of an
+        array parameter, seen from inside the region)."""
+        pp = MemPortSignature(b.aw, b.type.bits).create(path=(f"buf_{b.name}",))
+        mem = memory.Memory(shape=unsigned(b.type.bits), depth=max(2, b.depth), init=[],
+                            attrs=MEMORY_ATTRS)
+        m.submodules[f"mem_{b.name}"] = mem
+        rp, wp = mem.read_port(), mem.write_port()
+        ins = [pp.raddr, pp.ren, pp.waddr, pp.wdata, pp.wen]
+        if self._lowered.mem_input_regs:  # same latency as an array parameter's memory
+            regs = [Signal(len(x), name=f"{b.name}_in{i}") for i, x in enumerate(ins)]
+            m.d.sync += [r.eq(x) for r, x in zip(regs, ins)]
+            ins = regs
+        m.d.comb += [rp.addr.eq(ins[0]), rp.en.eq(ins[1]), pp.rdata.eq(rp.data),
+                     wp.addr.eq(ins[2]), wp.data.eq(ins[3]), wp.en.eq(ins[4])]
+        return pp
+
+    def _array(self, m, buf, pp, users, insts, holds, hold):
+        """Connect array ``buf`` (port ``pp``) to the kernels using it (direct or arbitrated)."""
         lr = self._lowered
-        pp = getattr(self, port_name(buf))
         ports = [(k, getattr(insts[k], port_name(p)), r, w) for k, p, r, w in users]
         readers = [(k, port) for k, port, r, _ in ports if r]
         writers = [(k, port) for k, port, _, w in ports if w]

@@ -18,9 +18,11 @@ must hold every element: a smaller depth is an error when the schedule is built
 
 ``s.dataflow("F")`` marks F as a dataflow region (``attrs["dataflow"]``, the IR of
 ``@df.region``): each call is a kernel instance, all of them run concurrently and
-talk through F's streams. F's body may then hold only stream declarations and calls
-of functions on F's array parameters and streams (the interpreter and the lowering
-of regions take it from there; the same callee called twice is two instances).
+talk through F's streams and ping-pong buffers (arrays declared in F and passed
+from one call to later ones). ``s.dataflow(loop)`` does the same for a loop body and
+overlaps the iterations (task-level pipelining). Both are built by :mod:`.pingpong`;
+the interpreter and the lowering of regions take it from there (the same callee
+called twice is two instances).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ import copy
 import weakref
 
 from ..errors import AlloError, Loc
-from ..ir.nodes import (Assign, BufRef, CallStmt, Decl, Expr, For, Function, If, Load, Math, Module, Param,
+from ..ir.nodes import (BufRef, CallStmt, Decl, Expr, For, Function, If, Load, Math, Module, Param,
                         Return, Store, StreamDecl, StreamGet, StreamPut, StreamRef, Var, While,
                         stmt_exprs, walk_exprs, walk_stmts)
 from ..ir.transform import fresh_name, map_stmt
 from ..ir.types import Stream, is_dynamic
-from .resolve import find_parent, resolve_buffer
+from .pingpong import dataflow_body, dataflow_loop
+from .resolve import find_parent, resolve_buffer, resolve_loop
 
 __all__ = ["to", "dataflow", "check_sequential_depths"]
 
@@ -379,20 +382,20 @@ def check_sequential_depths(module: Module) -> None:
 # ---------------------------------------------------------------- s.dataflow
 
 
-_DF_SUPPORTED = ("s.dataflow supports a function name (s.dataflow(\"top\")) whose body only "
-                 "declares streams (s.to) and calls functions")
-
-
 def dataflow(module: Module, target, loc: Loc | None):
-    """``s.dataflow("F")``: F becomes a dataflow region (see the module docstring)."""
-    if _loop_like(target):
-        raise AlloError(f"s.dataflow of the loop {target.name!r} is not supported yet", loc,
-                        _DF_SUPPORTED + "; move the loop's stages into functions")
+    """``s.dataflow("F")`` or ``s.dataflow(loop)``: F (or the loop body) becomes a dataflow
+    region (see the module docstring and :mod:`.pingpong`)."""
+    if _loop_like(target) or (_func_name(module, target, loc, "dataflow") is None
+                              and _is_loop_name(module, target)):
+        ref = resolve_loop(module, target, loc, "dataflow")
+        if ref.func.attrs.get("dataflow"):
+            raise AlloError(f"s.dataflow: {ref.func.name} is a dataflow region; its loop "
+                            f"{ref.loop.name!r} belongs to a kernel", loc,
+                            "apply s.dataflow to a loop of a function that runs sequentially")
+        dataflow_loop(module, ref.func, ref.loop, loc)
+        return None
     fname = _func_name(module, target, loc, "dataflow")
     if fname is None:
-        if _is_loop_name(module, target):
-            raise AlloError(f"s.dataflow of the loop {target!r} is not supported yet", loc,
-                            _DF_SUPPORTED + "; move the loop's stages into functions")
         raise AlloError(f"s.dataflow: no function {target!r} in this schedule", loc,
                         f"functions: {', '.join(module.funcs)}")
     f = module.funcs[fname]
@@ -411,57 +414,5 @@ def dataflow(module: Module, target, loc: Loc | None):
                             "shape", p.loc or f.loc or loc,
                             "pass a scalar as a one-element array (int32[1]) or make it a "
                             "compile-time constant")
-    body = list(f.body)
-    if body and isinstance(body[-1], Return) and not body[-1].values:
-        body.pop()
-    calls = [s for s in body if isinstance(s, CallStmt)]
-    for s in body:
-        if isinstance(s, StreamDecl):
-            continue
-        if isinstance(s, Decl) and s.shape:
-            users = [c for c in calls if any(isinstance(a, BufRef) and a.buf == s.name
-                                             for a in c.args) or s.name in c.outs]
-            if len(users) >= 2:
-                raise AlloError(f"s.dataflow: array {s.name!r} is passed from {users[0].callee} "
-                                f"to {users[1].callee}; stream it with s.to(s.{s.name}, "
-                                f"\"{users[1].callee}\") first; ping-pong buffers are not "
-                                "supported yet", s.loc or loc,
-                                "apply s.to to every array passed between two calls before "
-                                "s.dataflow")
-            raise AlloError(f"s.dataflow: local array {s.name!r} of {fname} "
-                            f"{'is used by ' + users[0].callee + ' only' if users else 'is not passed between calls'}"
-                            "; a dataflow region holds only streams and calls", s.loc or loc,
-                            "declare the array inside the function that uses it")
-        if isinstance(s, (Decl, Assign)):
-            raise AlloError(f"s.dataflow: {fname} computes the scalar {s.name!r} in its body; a "
-                            "dataflow region holds only stream declarations and calls",
-                            s.loc or loc, "compute it inside a called function, or make it a "
-                            "compile-time constant")
-        if not isinstance(s, CallStmt):
-            raise AlloError(f"s.dataflow: {fname} has a {type(s).__name__.lower()} statement in "
-                            "its body; a dataflow region holds only stream declarations and "
-                            "calls", s.loc or loc, "move this code into a function that the "
-                            "region calls")
-        if s.outs:
-            raise AlloError(f"s.dataflow: the call of {s.callee} receives a result; calls in a "
-                            "dataflow region return nothing", s.loc or loc,
-                            f"make {s.callee} write its output into an array parameter")
-        callee = module.funcs.get(s.callee)
-        for a, p in zip(s.args, callee.params if callee else ()):
-            if isinstance(a, StreamRef):
-                continue
-            if not isinstance(a, BufRef):
-                raise AlloError(f"s.dataflow: the call of {s.callee} passes a scalar to "
-                                f"{p.name!r}; kernels of a dataflow region take arrays and "
-                                "streams only", getattr(a, "loc", None) or s.loc or loc,
-                                f"make it a compile-time constant inside {s.callee}, or pass "
-                                "a one-element array")
-            if a.prefix or tuple(p.shape) != tuple(f.param(a.buf).shape):
-                raise AlloError(f"s.dataflow: the call of {s.callee} passes part of {a.buf!r}; "
-                                "kernels of a dataflow region take whole arrays",
-                                a.loc or s.loc or loc, f"pass the whole array and index it "
-                                f"inside {s.callee}")
-    f.body = body
-    f.attrs["dataflow"] = True
+    dataflow_body(module, f, loc)
     return None
-

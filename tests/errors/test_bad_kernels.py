@@ -372,11 +372,11 @@ def test_unsupported_primitive_raises_not_silently_ignored():
             A[i] = 0
 
     s = allo.customize(k)
-    # dataflow on a loop (task-level pipelining of its iterations) has no hardware yet
-    with pytest.raises(AlloError, match="not supported yet") as info:
+    # dataflow on a loop pipelines the iterations of a body of calls; plain code is refused
+    with pytest.raises(AlloError, match="the loop body holds a store statement") as info:
         s.dataflow(s.get_loops("k").S_i_0.i)
     assert info.value.loc.line == line_of(test_unsupported_primitive_raises_not_silently_ignored,
-                                          's.dataflow(s.get_loops("k")')
+                                          "A[i] = 0")
     # on a function it makes a dataflow region, which must be made of calls
     with pytest.raises(AlloError, match="k has a for statement in its body"):
         s.dataflow("k")

@@ -1,0 +1,476 @@
+"""Task-level pipelining: ``s.dataflow`` on a loop, and ping-pong buffers between calls.
+
+A body made of calls (a loop body, or a function body under ``s.dataflow("F")``)
+becomes a dataflow region in which every call is a concurrent kernel (a *stage*):
+
+    for f in range(K):                      region F_f_df(A, C) dataflow {
+        t: int32[N]                            t: int32[2, N]            # ping-pong buffer
+        load(A[f], t)                          t_full1: stream<u1, 2>    # bank filled
+        work(t, C[f])                          t_free1: stream<u1, 2>    # bank released
+                                               call F_f_df_load(A, t, t_full1, t_free1)
+                                               call F_f_df_work(t, C, t_full1, t_free1)
+                                            }
+
+Each stage runs the whole loop for its one call: ``for f in range(K)`` around
+the call, so the stages of different iterations overlap (load of frame f+1
+while work runs on frame f). An array declared in the body and passed from the
+call that writes it (the producer) to later calls that only read it (the
+consumers) is a **ping-pong buffer**: two banks (one when the body runs once),
+the producer writing bank ``it % 2`` while consumers read the other one. Two
+token streams per consumer keep the banks apart: the producer puts into
+``full`` when a bank is written, a consumer gets from it before reading and
+puts into ``free`` when done; the producer takes a ``free`` token before it
+writes a bank for the third time. The tokens are ordinary streams, so the
+interpreter and the RTL (FIFOs, freeze on a blocked get) run the same program.
+
+The transformation keeps the program's meaning, which needs:
+
+* the body holds only array declarations and calls (no scalar code);
+* every array passed between stages is declared in the body (or declared by
+  the function, used only by these calls, and entirely overwritten by its
+  producer), written by its first user only and read by the later ones;
+* an array of the function that one stage writes is used by no other stage
+  (they run at the same time: the reader could see old or new values);
+* call arguments other than arrays and streams use only the loop variable
+  and constants.
+
+A body-declared buffer is re-initialised (zero, or its initial value) by the
+producer at every iteration unless the producer provably writes every element
+before reading any (:func:`~allo_rtl.ir.access.body_overwrites`).
+Anything else is an :class:`AlloError` at the kernel line, with what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import AlloError, Loc
+from ..ir.access import array_accesses, body_overwrites, mentions
+from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, Expr, For, Function, If,
+                        Load, Module, Param, Return, Store, StreamDecl, StreamGet, StreamPut,
+                        StreamRef, Var, walk_exprs, walk_stmts)
+from ..ir.transform import fresh_name
+from ..ir.types import Index, Stream, UInt
+
+__all__ = ["dataflow_loop", "dataflow_body"]
+
+_TOKEN = UInt(1)
+_IDX = Index()
+
+
+@dataclass
+class _Array:
+    """An array the calls of the body use."""
+
+    name: str
+    type: object
+    shape: tuple
+    decl: object = None  # the Decl when the body (or a promotable outer Decl) declares it
+    users: list = field(default_factory=list)  # [(call index, arg, reads, writes)]
+    local: bool = False  # declared in the body
+    pingpong: bool = False
+    fill: bool = False  # the producer re-initialises it each iteration
+
+
+def _vars(e) -> set:
+    return {x.name for x in walk_exprs(e) if isinstance(x, Var)}
+
+
+def _loc_of(*xs):
+    for x in xs:
+        loc = getattr(x, "loc", None)
+        if loc is not None:
+            return loc
+    return None
+
+
+class _Planner:
+    """Checks a body of calls and builds its region (see the module docstring)."""
+
+    def __init__(self, module: Module, f: Function, body: list, loop: For | None, loc: Loc | None):
+        self.module, self.f, self.loop, self.loc = module, f, loop, loc
+        self.what = (f"s.dataflow of loop {loop.name or loop.var!r}" if loop is not None
+                     else f"s.dataflow({f.name!r})")
+        self.body = body
+        self.trip = self._trip() if loop is not None else 1
+        self.allowed_vars = {loop.var} if loop is not None else set()
+        self.calls: list = []
+        self.arrays: dict = {}
+        self.streams: list = []  # StreamDecls moved into the region
+
+    def fail(self, msg, at, hint):
+        raise AlloError(f"{self.what}: {msg}", _loc_of(at) or self.loc, hint)
+
+    def _trip(self) -> int:
+        lp = self.loop
+        if not (isinstance(lp.lb, Const) and isinstance(lp.ub, Const)):
+            self.fail("the loop bounds are not compile-time constants", lp,
+                      "task-level pipelining needs a constant trip count: use constant bounds")
+        n = len(range(lp.lb.value, lp.ub.value, lp.step))
+        if n < 1:
+            self.fail("the loop never runs", lp, "remove the loop or the s.dataflow call")
+        return n
+
+    # ------------------------------------------------------------ analysis
+
+    def plan(self):
+        outer = self._outer_arrays()
+        decls = {}
+        for s in self.body:
+            if isinstance(s, Decl) and s.shape:
+                decls[s.name] = s
+                self.arrays[s.name] = _Array(s.name, s.type, tuple(s.shape), s, local=True)
+            elif isinstance(s, StreamDecl):
+                if self.loop is not None:
+                    self.fail(f"the loop body declares stream {s.name!r}", s,
+                              "declare the stream before the loop (in the function body)")
+                self.streams.append(s)
+            elif isinstance(s, CallStmt):
+                self.calls.append(s)
+            elif isinstance(s, Return) and not s.values and s is self.body[-1]:
+                continue
+            elif isinstance(s, (Decl, Assign)):
+                self.fail(f"{'the loop body' if self.loop else self.f.name} computes the scalar "
+                          f"{s.name!r}; a dataflow region holds only array and stream "
+                          "declarations and calls", s, "compute it inside a called function, "
+                          "or make it a compile-time constant")
+            else:
+                kind = type(s).__name__.lower()
+                where = (f"the loop body holds a {kind} statement" if self.loop is not None
+                         else f"{self.f.name} has a {kind} statement in its body")
+                self.fail(f"{where}; a dataflow region "
+                          "holds only array and stream declarations and calls", s,
+                          "move this code into a function that the region calls")
+        if not self.calls:
+            self.fail("the body calls no function", self.loop or self.f,
+                      "s.dataflow makes the calls of a body concurrent: put the stages in "
+                      "functions and call them")
+        acc = array_accesses(self.module)
+        for i, c in enumerate(self.calls):
+            self._check_call(i, c, acc, outer)
+        for a in self.arrays.values():
+            self._classify(a, outer)
+        if self.loop is not None:
+            inside = set(map(id, walk_stmts(self.loop.body)))
+            for s in walk_stmts(self.f.body):
+                if id(s) not in inside and _uses_stream(s, {d.name for d in self.streams}):
+                    self.fail(f"stream {_uses_stream(s, {d.name for d in self.streams})!r} is "
+                              "also used outside the loop", s, "give the code outside the "
+                              "loop its own stream")
+        return self
+
+    def _outer_arrays(self) -> dict:
+        """Arrays of the function visible in the body: parameters and, for a loop,
+        declarations outside it. name -> (type, shape, Decl or None)."""
+        out = {p.name: (p.type, tuple(p.shape), None) for p in self.f.params if p.is_tensor}
+        if self.loop is not None:
+            inside = set(map(id, walk_stmts(self.loop.body)))
+            for s in walk_stmts(self.f.body):
+                if isinstance(s, Decl) and s.shape and id(s) not in inside:
+                    out[s.name] = (s.type, tuple(s.shape), s)
+        return out
+
+    def _outer_streams(self) -> dict:
+        if self.loop is None:
+            return {s.name: s for s in self.streams}
+        inside = set(map(id, walk_stmts(self.loop.body)))
+        return {s.name: s for s in walk_stmts(self.f.body)
+                if isinstance(s, StreamDecl) and id(s) not in inside}
+
+    def _check_call(self, i, c: CallStmt, acc, outer):
+        callee = self.module.funcs.get(c.callee)
+        if callee is None:
+            self.fail(f"{c.callee} is not a function of this schedule", c, "call a kernel function")
+        if c.outs:
+            self.fail(f"the call of {c.callee} receives a result; calls in a dataflow region "
+                      "return nothing", c, f"make {c.callee} write its output into an array "
+                      "parameter")
+        if callee.attrs.get("dataflow"):
+            self.fail(f"{c.callee} is itself a dataflow region", c,
+                      "call its kernels directly, or keep the calls sequential")
+        streams = self._outer_streams()
+        for a, p in zip(c.args, callee.params):
+            if isinstance(a, StreamRef):
+                if a.stream not in streams:
+                    self.fail(f"stream {a.stream!r} is a parameter of {self.f.name}", a or c,
+                              "declare the stream in the function that holds the dataflow body")
+                if self.loop is not None and streams[a.stream] not in self.streams:
+                    self.streams.append(streams[a.stream])
+                continue
+            if isinstance(a, BufRef):
+                for e in a.prefix:
+                    self._check_scalar(e, c, f"the index of {a.buf!r} passed to {c.callee}")
+                if a.buf not in self.arrays:
+                    if a.buf not in outer:
+                        self.fail(f"array {a.buf!r} is not visible to the dataflow body", a, "")
+                    t, shape, decl = outer[a.buf]
+                    self.arrays[a.buf] = _Array(a.buf, t, shape, decl)
+                r, w = acc[c.callee][p.name]
+                self.arrays[a.buf].users.append((i, a, p, r, w))
+                continue
+            self._check_scalar(a, c, f"argument {p.name!r} of {c.callee}")
+
+    def _check_scalar(self, e: Expr, c, what):
+        bad = _vars(e) - self.allowed_vars
+        if bad:
+            name = sorted(bad)[0]
+            ok = f"the loop variable {self.loop.var!r} and constants" if self.loop else "constants"
+            self.fail(f"{what} uses the variable {name!r}; stages of a dataflow region can "
+                      f"only use {ok}", _loc_of(e, c),
+                      f"compute {name!r} inside {c.callee}, or pass it in a one-element array")
+
+    def _classify(self, a: _Array, outer):
+        if not a.users:  # declared in the body, used by nothing: drop it
+            return
+        writers = [u for u in a.users if u[4]]
+        calls = {u[0] for u in a.users}
+        if a.local and (not writers or len(calls) == 1):
+            # private to one stage (or only read): re-created at each iteration all the same
+            a.pingpong = True
+            self._fill(a, writers[0] if writers else a.users[0])
+            return
+        if not writers or len(calls) == 1:
+            return
+        first = a.users[0]
+        later = [u for u in a.users if u[0] != first[0]]
+        name = lambda u: self.calls[u[0]].callee  # noqa: E731
+        if not first[4]:
+            w = writers[0]
+            self.fail(f"array {a.name!r} is read by {name(first)} before {name(w)} writes it; "
+                      "the calls run concurrently", self.calls[w[0]],
+                      "the first call that uses an array passed between stages must write it")
+        if any(u[4] for u in later):
+            u = next(u for u in later if u[4])
+            self.fail(f"array {a.name!r} is written by {name(first)} and by {name(u)}; the "
+                      "calls run concurrently", self.calls[u[0]], "give each stage its own "
+                      "output array (a ping-pong buffer has one producer and read-only "
+                      "consumers)")
+        if a.local:
+            a.pingpong = True
+            self._fill(a, first)
+            return
+        # an array of the function passed between stages: a ping-pong buffer only when
+        # nothing else sees it and the producer overwrites it (old values are never read)
+        decl = a.decl
+        ok = (decl is not None and self.loop is not None
+              and not self._used_outside(a.name)
+              and all(not u[1].prefix for u in a.users if u[0] == first[0])
+              and self._overwritten(first))
+        if not ok:
+            self.fail(f"array {a.name!r} of {self.f.name} is written by {name(first)} and used "
+                      f"by {name(later[0])}; the calls run concurrently, so "
+                      f"{name(later[0])} could see old or new values", self.calls[later[0][0]],
+                      f"declare the array {'inside the loop body' if self.loop else 'in ' + self.f.name} "
+                      "(a ping-pong buffer between the stages), or stream it with s.to")
+        a.pingpong, a.local = True, True
+
+    def _used_outside(self, name) -> bool:
+        inside = set(map(id, walk_stmts(self.loop.body)))
+        for s in walk_stmts(self.f.body):
+            if id(s) in inside or (isinstance(s, Decl) and s.name == name):
+                continue
+            if mentions(s, name):
+                return True
+        return False
+
+    def _overwritten(self, user) -> bool:
+        _, arg, p, _, _ = user
+        callee = self.module.funcs[self.calls[user[0]].callee]
+        return not arg.prefix and body_overwrites(callee.body, p.name, tuple(p.shape))
+
+    def _fill(self, a: _Array, producer):
+        d = a.decl
+        if isinstance(d.init, BufRef):
+            self.fail(f"array {a.name!r} is initialised from {d.init.buf!r}", d,
+                      "copy it inside the producer function instead")
+        if isinstance(d.init, Expr):
+            self._check_scalar(d.init, self.calls[producer[0]], f"the initial value of {a.name!r}")
+        a.fill = not self._overwritten(producer) if producer[4] else True
+
+    # ------------------------------------------------------------ construction
+
+    def build(self, region_name: str) -> tuple:
+        """(region Function, stage Functions, [array names passed from the caller])."""
+        used = set(self.module.funcs) | {region_name}
+        names = {s.name for s in self.streams} | set(self.arrays)
+        pp = [a for a in self.arrays.values() if a.pingpong and a.users]
+        banks = {}
+        tokens = {}  # (array, consumer call) -> (full, free)
+        for a in pp:
+            consumers = sorted({u[0] for u in a.users} - {a.users[0][0]})
+            banks[a.name] = 2 if self.trip > 1 and consumers else 1
+            for c in consumers:
+                full = fresh_name(names, f"{a.name}_full{c}")
+                free = fresh_name(names, f"{a.name}_free{c}")
+                tokens[(a.name, c)] = (full, free)
+        body: list = list(self.streams)
+        for (arr, c), (full, free) in tokens.items():
+            t = Stream(_TOKEN, (), banks[arr])
+            body += [StreamDecl(full, t, self.loc), StreamDecl(free, t, self.loc)]
+        for a in pp:
+            shape = ((2,) if banks[a.name] == 2 else ()) + a.shape
+            body.append(Decl(a.name, a.type, shape, loc=a.decl.loc))
+        ext = [n for n, a in self.arrays.items() if a.users and not a.pingpong]
+        stages = []
+        for i, c in enumerate(self.calls):
+            stage = self._stage(i, c, pp, banks, tokens, used, region_name)
+            if stage is None:
+                body.append(CallStmt(c.callee, list(c.args), [], c.loc))
+                continue
+            stages.append(stage)
+            args = [BufRef(p.name, (), c.loc) if not p.is_stream else StreamRef(p.name, c.loc)
+                    for p in stage.params]
+            body.append(CallStmt(stage.name, args, [], c.loc))
+        params = []
+        for n in ext:
+            a = self.arrays[n]
+            params.append(Param(n, a.type, a.shape, None, a.decl.loc if a.decl else None))
+        if self.loop is None:
+            params = [Param(p.name, p.type, p.shape, p.memory, p.loc) for p in self.f.params]
+        region = Function(region_name, params, [], body, self.f.loc, {"dataflow": True})
+        return region, stages, [p.name for p in params]
+
+    def _stage(self, i, c, pp, banks, tokens, used, region_name):
+        """The kernel running call ``i`` (None: the call itself can be the kernel)."""
+        callee = self.module.funcs[c.callee]
+        mine = [a for a in pp if any(u[0] == i for u in a.users)]
+        scalars = any(not isinstance(a, (BufRef, StreamRef)) for a in c.args)
+        prefixes = any(isinstance(a, BufRef) and a.prefix for a in c.args)
+        if self.loop is None and not mine and not scalars and not prefixes:
+            return None
+        loc = c.loc
+        params, seen = [], set()
+        for a in c.args:
+            if isinstance(a, BufRef) and a.buf not in seen:
+                seen.add(a.buf)
+                arr = self.arrays[a.buf]
+                shape = ((2,) if banks.get(a.buf) == 2 else ()) + arr.shape
+                params.append(Param(a.buf, arr.type, shape, None, loc))
+            elif isinstance(a, StreamRef) and a.stream not in seen:
+                seen.add(a.stream)
+                p = callee.params[c.args.index(a)]
+                params.append(Param(a.stream, p.type, (), None, loc))
+        it = "__it"
+        two = any(banks[a.name] == 2 for a in mine)
+
+        def bank():
+            return BinOp("mod", Var(it, _IDX, loc), Const(2, _IDX), _IDX, loc)
+
+        before, after = [], []
+        for a in mine:
+            full_free = [(c2, tokens[(a.name, c2)]) for (n, c2) in tokens if n == a.name]
+            if a.users[0][0] == i:  # the producer
+                for c2, (full, free) in full_free:
+                    params += [Param(full, Stream(_TOKEN, (), banks[a.name]), (), None, loc),
+                               Param(free, Stream(_TOKEN, (), banks[a.name]), (), None, loc)]
+                    if self.trip > banks[a.name]:
+                        before.append(If(BinOp("ge", Var(it, _IDX, loc), Const(banks[a.name], _IDX),
+                                               _TOKEN, loc), [StreamGet(free, None, loc)], [], loc))
+                    after.append(StreamPut(full, Const(1, _TOKEN), loc))
+                if a.fill:
+                    before += self._fill_loops(a, bank() if banks[a.name] == 2 else None, loc)
+            else:  # a consumer
+                full, free = tokens[(a.name, i)]
+                params += [Param(full, Stream(_TOKEN, (), banks[a.name]), (), None, loc),
+                           Param(free, Stream(_TOKEN, (), banks[a.name]), (), None, loc)]
+                before.append(StreamGet(full, None, loc))
+                if self.trip > banks[a.name]:
+                    after.append(If(BinOp("lt", Var(it, _IDX, loc),
+                                          Const(self.trip - banks[a.name], _IDX), _TOKEN, loc),
+                                    [StreamPut(free, Const(1, _TOKEN), loc)], [], loc))
+        args = []
+        for a in c.args:
+            if isinstance(a, BufRef) and banks.get(a.buf) == 2:
+                args.append(BufRef(a.buf, (bank(),) + tuple(a.prefix), a.loc))
+            else:
+                args.append(a)
+        inner = before + [CallStmt(c.callee, args, [], loc)] + after
+        body = []
+        if self.loop is not None:
+            counter = two or any(isinstance(s, If) for s in before + after)
+            if counter:
+                inner.append(Assign(it, BinOp("add", Var(it, _IDX, loc), Const(1, _IDX), _IDX,
+                                              loc), loc))
+                body.append(Decl(it, _IDX, (), Const(0, _IDX), loc=loc))
+            lp = self.loop
+            body.append(For(lp.var, lp.lb, lp.ub, lp.step, inner, name=lp.name, loc=lp.loc))
+        else:
+            body += inner
+        name = fresh_name(used, f"{region_name}_{c.callee}")
+        return Function(name, params, [], body, callee.loc, {})
+
+    def _fill_loops(self, a: _Array, bank, loc) -> list:
+        """Loops writing the initial value of ``a`` into the producer's bank."""
+        d = a.decl
+        out = []
+        value = d.init
+        src = None
+        if isinstance(value, np.ndarray):
+            src = f"{a.name}__init"
+            out.append(Decl(src, a.type, a.shape, init=value, const=True, loc=d.loc))
+        elif value is None:
+            value = Const(0, a.type, d.loc)
+        ivars = [f"__i{k}" for k in range(len(a.shape))]
+        idx = tuple(Var(v, _IDX, loc) for v in ivars)
+        val = Load(src, idx, a.type, loc) if src else value
+        stmt = Store(a.name, ((bank,) if bank is not None else ()) + idx, val, d.loc)
+        for k in reversed(range(len(a.shape))):
+            stmt = For(ivars[k], Const(0, _IDX), Const(a.shape[k], _IDX), 1, [stmt],
+                       name=ivars[k], loc=d.loc,
+                       attrs={"pipeline": 1} if k == len(a.shape) - 1 else {})
+        out.append(stmt)
+        return out
+
+
+def _uses_stream(s, names: set):
+    """The stream of ``names`` that statement ``s`` itself puts into, gets from or passes."""
+    if isinstance(s, (StreamPut, StreamGet)) and s.stream in names:
+        return s.stream
+    if isinstance(s, CallStmt):
+        for a in s.args:
+            if isinstance(a, StreamRef) and a.stream in names:
+                return a.stream
+    return None
+
+
+def _insert_before(module: Module, before: str, funcs: list):
+    """Insert ``funcs`` into the module just before function ``before`` (callees first)."""
+    items = list(module.funcs.items())
+    module.funcs.clear()
+    for n, f in items:
+        if n == before:
+            for g in funcs:
+                module.funcs[g.name] = g
+        module.funcs[n] = f
+
+
+def dataflow_loop(module: Module, f: Function, loop: For, loc: Loc | None) -> str:
+    """``s.dataflow(loop)``: the loop becomes a call of a new dataflow region whose kernels
+    run the loop's calls concurrently, iterations overlapping. Returns the region's name."""
+    from .resolve import find_parent
+
+    planner = _Planner(module, f, loop.body, loop, loc).plan()
+    name = fresh_name(set(module.funcs), f"{f.name}_{loop.name or loop.var}_dataflow")
+    region, stages, args = planner.build(name)
+    _insert_before(module, f.name, stages + [region])
+    parent, i = find_parent(f.body, loop)
+    parent[i] = CallStmt(name, [BufRef(a, (), loop.loc) for a in args], [], loop.loc)
+    promoted = {a.decl for a in planner.arrays.values() if a.pingpong and a.decl is not None
+                and not any(a.decl is s for s in loop.body)}
+    moved = {id(s) for s in planner.streams}
+    for s in list(walk_stmts(f.body)):
+        if s in promoted or id(s) in moved:
+            body, k = find_parent(f.body, s)
+            del body[k]
+    return name
+
+
+def dataflow_body(module: Module, f: Function, loc: Loc | None) -> None:
+    """``s.dataflow("F")``: F itself becomes the region (its body runs once)."""
+    planner = _Planner(module, f, list(f.body), None, loc).plan()
+    region, stages, _ = planner.build(f.name)
+    _insert_before(module, f.name, stages)
+    f.body = region.body
+    f.attrs["dataflow"] = True
