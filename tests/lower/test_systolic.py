@@ -8,7 +8,7 @@ import pytest
 import allo_rtl as allo
 from allo_rtl import AlloError
 from allo_rtl.ir.numerics import int_range, numpy_dtype
-from allo_rtl.ir.types import Int, UInt, float32, int8, int16, int32, uint8
+from allo_rtl.ir.types import Int, UInt, float16, float32, int8, int16, int32, uint8
 from allo_rtl.lower import lower_design
 from allo_rtl.lower.shared import Shared
 from allo_rtl.lower.systolic import LoweredSystolic
@@ -110,6 +110,68 @@ def test_tiled_gemm_bitexact_and_cycles(M, N, K, P, Q, TA, TB, TC, rng):
     assert mod.last_cycles == engine_cycles(M, N, K, P, Q)
     systolic = [lf for lf in mod.design.funcs.values() if isinstance(lf, LoweredSystolic)]
     assert [(lf.spec.rows, lf.spec.cols) for lf in systolic] == [(P, Q)]
+
+
+def _f32(rng, shape):
+    """float32 values of mixed signs and magnitudes (most products and sums round), with
+    zeros of both signs and a few exact small integers."""
+    x = (rng.standard_normal(shape) * 2.0 ** rng.integers(-8, 9, shape)).astype(np.float32)
+    flat = x.reshape(-1)
+    k = rng.permutation(flat.size)
+    n = max(1, flat.size // 16)  # of each kind
+    flat[k[:n]] = 0.0
+    flat[k[n:2 * n]] = -0.0
+    flat[k[2 * n:3 * n]] = rng.integers(-3, 4, n)
+    return x
+
+
+def float_engine_cycles(M, N, K, P, Q, read_latency=1, S=9, L=20):
+    """Start-to-done cycles of a float32 SystolicGemm (C in column banks): a step every
+    S = 9 cycles (the adder's latency), PE latency L = 2 + 9 + 9; plus 2 for the kernel."""
+    tiles = (M // P) * (N // Q)
+    period = max(K * S, P)
+    return (tiles - 1) * period + (K - 1) * S + read_latency + P + Q + L + 2 + 2
+
+
+def test_float32_gemm_bitexact_and_cycles(rng):
+    """float32 GEMM on a 4 x 4 grid of FloatPEs: each sum rounded after every product and
+    every addition in k order, as the interpreter does (bit for bit, not numpy's sum)."""
+    M = N = K = 8
+    A, B = _f32(rng, (M, K)), _f32(rng, (K, N))
+    A[1, :] = -A[1, :]  # a row of opposite signs: cancellations
+    C = np.zeros((M, N), np.float32)
+    mod, (_, _, out) = check3(mem_gemm(M, N, K, float32, float32, float32), tiled(4, 4),
+                              [A, B, C])
+    assert np.allclose(out, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-6)
+    assert mod.last_cycles == float_engine_cycles(M, N, K, 4, 4) == 312
+    systolic = [lf for lf in mod.design.funcs.values() if isinstance(lf, LoweredSystolic)]
+    assert [(lf.spec.rows, lf.spec.cols, lf.step_interval) for lf in systolic] == [(4, 4, 9)]
+    assert "f32 sums" in repr(systolic[0].spec)
+
+
+def test_float32_scalar_accumulator_nonzero_init(rng):
+    """The scalar form with a float32 start value (1.5): every PE adds its first product to
+    it; one tile, a 2 x 3 grid."""
+    M, N, K = 2, 3, 3
+
+    def gemm(A: float32[M, K], B: float32[K, N], C: float32[M, N]):
+        for i, j in allo.grid(M, N, name="pe"):
+            acc: float32 = 1.5
+            for k in range(K):
+                acc += A[i, k] * B[k, j]
+            C[i, j] = acc
+
+    def schedule(s):
+        s.partition(s.A, Cyclic, dim=1, factor=M)
+        s.partition(s.B, Cyclic, dim=2, factor=N)
+        s.partition(s.C, Cyclic, dim=2, factor=N)
+        pe = s.unfold("pe", [0, 1])
+        s.to(s.A, pe, axis=1)
+        s.to(s.B, pe, axis=0)
+
+    A, B = _f32(rng, (M, K)), _f32(rng, (K, N))
+    mod, _ = check3(gemm, schedule, [A, B, np.zeros((M, N), np.float32)])
+    assert mod.last_cycles == float_engine_cycles(M, N, K, M, N)
 
 
 def test_scalar_accumulator_whole_grid(rng):
@@ -342,7 +404,11 @@ def test_error_accumulates_onto_input_and_narrowing():
         _lower(narrow, tiled(2, 2))
 
     with pytest.raises(AlloError, match="systolic arrays support integer types"):
-        _lower(mem_gemm(4, 4, 4, float32, float32, float32), tiled(2, 2))
+        _lower(mem_gemm(4, 4, 4, float16, float16, float16), tiled(2, 2))
+    # float32 sums of float16 operands: the product is converted (not float32 throughout)
+    with pytest.raises(AlloError, match="the float32 multiply-accumulate computes a value of "
+                                        "type f16"):
+        _lower(mem_gemm(4, 4, 4, float16, float16, float32), tiled(2, 2))
 
 
 def test_error_pipelined_loop_in_band():
