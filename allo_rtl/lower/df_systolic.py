@@ -204,7 +204,7 @@ class _Roles:
     def pe(self, acc: Decl, lp: For, store: Store):
         K = _const_range(lp)
         if (K is None or acc.shape or acc.stateful or not isinstance(acc.init, Const)
-                or not isinstance(acc.init.value, int) or not is_int(acc.type)
+                or isinstance(acc.type, Stream)
                 or store.buf not in self.env or not _is_var(store.value, acc.name)
                 or store.value.type != acc.type or len(store.index) != 2):
             return False
@@ -314,9 +314,8 @@ def _recognise(module: Module, region: Function) -> _Gemm:
     if any(not isinstance(s, (StreamDecl, CallStmt)) for s in stmts):
         _no("the region body holds statements other than streams and calls")
     decls = [s for s in stmts if isinstance(s, StreamDecl)]
-    if any(not isinstance(s.type, Stream) or s.type.is_block or not is_int(s.type.dtype)
-           for s in decls):
-        _no("a stream is not a FIFO of integers")
+    if any(not isinstance(s.type, Stream) or s.type.is_block for s in decls):
+        _no("a stream carries blocks")
     roles = _Roles(module, region)
     insts = [roles.instance(c) for c in stmts if isinstance(c, CallStmt)]
     busy = [x for x in insts if x.role is not None]
