@@ -16,12 +16,17 @@ from ..dataflow import test_regions as R
 
 def systolic(M, N, K, TA=int32, TC=int32, pe="mac", loader="plain", drain="bind", depth=4):
     """Allo's systolic GEMM region (tests/dataflow/test_systolic.py) for ``A: TA[M, K]``,
-    ``B: TA[K, N]``, ``C: TC[M, N]``, with variants of the PE update, the A loader and the
-    east drain."""
+    ``B: TA[K, N]``, ``C: TC[M, N]``, with variants of the PE (``mac+1``: ``c += a * b + 1``;
+    ``transposed``: stores ``C[j - 1, i - 1]``; ``swapped``: forwards ``a`` south and ``b``
+    east), the A loader (``twice``: puts ``2 * A``) and the east drain (``bare``: a get
+    without a variable; ``short``: one get less)."""
     P0, P1 = M + 2, N + 2
     PLUS1 = pe == "mac+1"
+    TRANSPOSED = pe == "transposed"
+    SWAPPED = pe == "swapped"
     TWICE = loader == "twice"
     BARE = drain == "bare"
+    KD = K - 1 if drain == "short" else K
 
     @df.region()
     def top(A: TA[M, K], B: TA[K, N], C: TC[M, N]):
@@ -46,7 +51,7 @@ def systolic(M, N, K, TA=int32, TC=int32, pe="mac", loader="plain", drain="bind"
                 for k in range(K):
                     b: TA = fifo_B[i, j].get()
             with allo.meta_elif(j == N + 1 and i > 0):
-                for k in range(K):
+                for k in range(KD):
                     with allo.meta_if(BARE):
                         fifo_A[i, j].get()
                     with allo.meta_else():
@@ -60,9 +65,16 @@ def systolic(M, N, K, TA=int32, TC=int32, pe="mac", loader="plain", drain="bind"
                         c += a * b + 1
                     with allo.meta_else():
                         c += a * b
-                    fifo_A[i, j + 1].put(a)
-                    fifo_B[i + 1, j].put(b)
-                local_C[i - 1, j - 1] = c
+                    with allo.meta_if(SWAPPED):
+                        fifo_A[i, j + 1].put(b)
+                        fifo_B[i + 1, j].put(a)
+                    with allo.meta_else():
+                        fifo_A[i, j + 1].put(a)
+                        fifo_B[i + 1, j].put(b)
+                with allo.meta_if(TRANSPOSED):
+                    local_C[j - 1, i - 1] = c
+                with allo.meta_else():
+                    local_C[i - 1, j - 1] = c
 
     return top
 
@@ -134,7 +146,12 @@ def test_types_shapes_tiles_and_drains_are_recognised():
     new, why = explain_df_systolic(df.customize(tiled(8, 8, 4, 4, 4)).module)
     assert why == "4x4 PE grid: C = A @ B over 4 steps, 4 tiles"
     assert "C[(i + (m * 4):index):index, (j + (n * 4):index):index] = c" in str(new)
-    _, why = explain_df_systolic(df.customize(systolic(2, 2, 2, float32, float32)).module)
+    s = df.customize(systolic(2, 2, 2, float32, float32))
+    # Allo's test_systolic.py partitions (for its HLS flow): they suit the engine too
+    s.partition("top:A", dim=1, factor=2)
+    s.partition("top:B", dim=2, factor=2)
+    s.partition("top:C", dim=0, factor=2)
+    _, why = explain_df_systolic(s.module)
     assert why == "2x2 PE grid: C = A @ B over 2 steps"
 
 
@@ -143,6 +160,17 @@ def test_near_misses_are_not_rewritten():
     assert why.startswith("the systolic lowering rejects the GEMM: ")
     _, why = explain_df_systolic(df.customize(systolic(2, 2, 4, loader="twice")).module)
     assert why == "kernel instance gemm_1_0 is not an idle kernel, a loader, a drain or a PE"
+    _, why = explain_df_systolic(df.customize(systolic(3, 3, 4, pe="transposed")).module)
+    assert why == "PE gemm_1_2 stores C[1, 0], not the product of row 0 and column 1"
+    _, why = explain_df_systolic(df.customize(systolic(3, 3, 4, pe="swapped")).module)
+    assert why == "PE gemm_1_2 receives two rows or two columns"
+    _, why = explain_df_systolic(df.customize(systolic(2, 2, 4, drain="short")).module)
+    assert why == "kernel instance gemm_1_3 runs [] tiles x 3 steps, gemm_1_1 [] x 4"
+    s = df.customize(systolic(4, 4, 2))
+    s.partition("top:A", dim=2, factor=2)  # a user partition the engine cannot use
+    _, why = explain_df_systolic(s.module)
+    assert why.startswith("the systolic lowering rejects the GEMM: ") and \
+        "A is partitioned into 2 banks that do not match the rows" in why
     s = df.customize(R.systolic)
     s.pipeline("gemm_1_1:k")  # a scheduled instance keeps the kernels
     assert explain_df_systolic(s.module)[0] is None
