@@ -45,7 +45,7 @@ def _cosim(s, rng):
 
 @pytest.mark.parametrize("region", [
     "producer_consumer", "three_stages", "pipeline_of_stages", "blocks", "old_style",
-    "systolic",  # 36 kernels sharing A, B and C through arbiters
+    "systolic",  # Allo's systolic GEMM: one SystolicGemm (pass df-systolic)
     "tiled_gemm",  # four kernels read-modify-write one array
     "outer",  # kernels calling regions
 ])

@@ -235,3 +235,12 @@ def test_engine_beats_the_generated_kernels(rng, monkeypatch):
     monkeypatch.setattr(lower, "rewrite_df_systolic", lambda m: m)
     mod, _ = _cosim(df.customize(R.systolic), shapes, dtypes, rng)
     assert not _engine(mod) and mod.last_cycles == 40
+
+
+@pytest.mark.rtl
+def test_allo_float32_test_on_the_engine(rng):
+    """Allo's tests/dataflow/test_systolic.py (float32, 2 x 2 x 2): float PEs, same
+    rounding as the kernels (one product and one sum per step, in k order)."""
+    s = df.customize(systolic(2, 2, 2, float32, float32))
+    mod, _ = _cosim(s, [(2, 2)] * 3, [np.float32] * 3, rng)
+    assert _engine(mod) and mod.last_cycles == 38
