@@ -395,8 +395,9 @@ def _recognise(module: Module, region: Function) -> _Gemm:
     # one update expression for every PE
     ref = _normal(pes[0].role)
     for x in pes[1:]:
-        if (print_expr(_normal(x.role)) != print_expr(ref) or x.role.acc.type != pes[0].role.acc.type
-                or x.role.acc.init.value != pes[0].role.acc.init.value):
+        acc, acc0 = x.role.acc, pes[0].role.acc
+        if (print_expr(_normal(x.role)) != print_expr(ref) or acc.type != acc0.type
+                or acc.init.value != acc0.init.value):
             _no(f"PE {x.name} computes something else than PE {pes[0].name}")
     # geometry: rows / columns of the chains over every tile, the stores of the PEs
     pts = _tile_points(pes[0].tiles)
@@ -407,7 +408,7 @@ def _recognise(module: Module, region: Function) -> _Gemm:
         return _value(inst.role.index, tv)
 
     order, strides = {}, {}
-    for kind, dim in (("row", 0), ("col", 1)):
+    for kind in ("row", "col"):
         vals = [[along(ld, pt) for pt in pts] for ld in chains[kind]]
         ranked = sorted(range(len(vals)), key=lambda n: vals[n][0])
         base = [vals[n][0] for n in ranked]
@@ -431,8 +432,8 @@ def _recognise(module: Module, region: Function) -> _Gemm:
             if idx in written:
                 _no(f"C{list(idx)} is written twice")
             written.add(idx)
-    for buf, idx in ((A, rows_at), (B, cols_at)):
-        if any(v < 0 or v >= shape[buf][0 if buf == A else 1] for row in idx for v in row):
+    for buf, dim, idx in ((A, 0, rows_at), (B, 1, cols_at)):
+        if any(v < 0 or v >= shape[buf][dim] for row in idx for v in row):
             _no(f"a loader reads {buf} out of bounds")
     if K > shape[A][1] or K > shape[B][0]:
         _no("the steps read A or B out of bounds")
