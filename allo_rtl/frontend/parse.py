@@ -105,7 +105,11 @@ def _unwrap(fn):
 def _is_kernel_function(obj) -> bool:
     if isinstance(obj, (Template, _Instantiated, df.Region)):
         return True
-    return isinstance(obj, pytypes.FunctionType) and not obj.__module__.startswith("allo_rtl")
+    # allo_rtl's own helpers are not kernels (design files loaded by the CLI and the
+    # benchmark live in modules named allo_rtl_*, which are user code)
+    mod = obj.__module__ or "" if isinstance(obj, pytypes.FunctionType) else ""
+    return isinstance(obj, pytypes.FunctionType) and not (mod == "allo_rtl"
+                                                         or mod.startswith("allo_rtl."))
 
 
 # ====================================================================== module builder

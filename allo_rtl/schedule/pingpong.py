@@ -50,7 +50,7 @@ from ..errors import AlloError, Loc
 from ..ir.access import array_accesses, body_overwrites, mentions
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, Expr, For, Function, If,
                         Load, Module, Param, Return, Store, StreamDecl, StreamGet, StreamPut,
-                        StreamRef, Var, walk_exprs, walk_stmts)
+                        StreamRef, Var, While, stmt_exprs, walk_exprs, walk_stmts)
 from ..ir.transform import fresh_name
 from ..ir.types import Index, Stream, UInt
 
@@ -267,11 +267,16 @@ class _Planner:
         a.pingpong, a.local = True, True
 
     def _used_outside(self, name) -> bool:
-        inside = set(map(id, walk_stmts(self.loop.body)))
+        """Is array ``name`` accessed by a statement of the function outside the loop?"""
+        inside = set(map(id, walk_stmts([self.loop])))
         for s in walk_stmts(self.f.body):
             if id(s) in inside or (isinstance(s, Decl) and s.name == name):
                 continue
-            if mentions(s, name):
+            if isinstance(s, (For, If, While)):  # their own expressions only; bodies are visited
+                if any(isinstance(x, Load) and x.buf == name
+                       for e in stmt_exprs(s) for x in walk_exprs(e)):
+                    return True
+            elif mentions(s, name):
                 return True
         return False
 

@@ -1,0 +1,339 @@
+"""``s.dataflow`` on loops (task-level pipelining) and ping-pong buffers between stages
+(allo_rtl/schedule/pingpong.py): the transformed program equals the sequential one on
+the interpreter, the RTL equals the interpreter bit for bit with exact cycle counts, and
+bodies that cannot run concurrently are AlloErrors at the kernel line."""
+
+import numpy as np
+import pytest
+
+import allo_rtl as allo
+from allo_rtl import AlloError
+from allo_rtl.ir.printer import print_function
+from allo_rtl.ir.types import Stream, int32
+
+from ..conftest import line_of
+
+F, N = 5, 8
+
+
+def load(A: int32[N], t: int32[N]):
+    for i in range(N):
+        t[i] = A[i] + 1
+
+
+def work(t: int32[N], u: int32[N]):
+    for i in range(N):
+        u[i] = t[i] * 3
+
+
+def store(u: int32[N], t: int32[N], C: int32[N]):
+    for i in range(N):
+        C[i] = u[i] - t[i]
+
+
+def frames(A: int32[F, N], C: int32[F, N]):
+    for f in range(F):
+        t: int32[N]
+        u: int32[N]
+        load(A[f], t)
+        work(t, u)        # t has two consumers: work and store
+        store(u, t, C[f])
+
+
+def frames_ref(A):
+    return (A + 1) * 3 - (A + 1)
+
+
+def accumulate(A: int32[N], t: int32[N]):
+    for i in range(N):
+        t[i] += A[i]      # reads t first: the producer cannot skip the initial value
+
+
+def scaled(t: int32[N], k: int32, C: int32[N]):
+    for i in range(N):
+        C[i] = t[i] * k
+
+
+def with_init(A: int32[F, N], C: int32[F, N]):
+    for f in range(F):
+        t: int32[N] = 7    # re-initialised at every iteration
+        accumulate(A[f], t)
+        scaled(t, f + 2, C[f])
+
+
+def with_init_ref(A):
+    return (A + 7) * (np.arange(F)[:, None] + 2)
+
+
+def outer(A: int32[F, N], C: int32[F, N]):
+    t: int32[N]            # declared outside the loop, but load overwrites it every time
+    for f in range(F):
+        load(A[f], t)
+        scaled(t, 2, C[f])
+
+
+def outer_ref(A):
+    return (A + 1) * 2
+
+
+def body(A: int32[N], C: int32[N]):
+    t: int32[N]
+    u: int32[N] = 1
+    load(A, t)
+    accumulate(t, u)
+    scaled(u, 3, C)
+
+
+def body_ref(A):
+    return (A + 2) * 3
+
+
+def _run(kernel, sched, A, C_shape):
+    s = allo.customize(kernel)
+    want = np.zeros(C_shape, np.int32)
+    s.build(target="sim")(A.copy(), want)
+    sched(s)
+    got = np.zeros(C_shape, np.int32)
+    s.build(target="sim")(A.copy(), got)
+    np.testing.assert_array_equal(got, want)
+    return s, want
+
+
+@pytest.mark.parametrize("kernel, ref, target", [
+    (frames, frames_ref, "f"), (with_init, with_init_ref, "f"), (outer, outer_ref, "f"),
+])
+def test_dataflow_loop_equals_the_sequential_program(kernel, ref, target, rng):
+    A = rng.integers(-1000, 1000, (F, N)).astype(np.int32)
+    s, want = _run(kernel, lambda s: s.dataflow(target), A, (F, N))
+    np.testing.assert_array_equal(want, ref(A))
+    assert s.top_func.attrs.get("dataflow") is None  # the top calls the new region
+    regions = [f for f in s.module.funcs.values() if f.attrs.get("dataflow")]
+    assert len(regions) == 1
+
+
+def test_the_loop_becomes_a_region_of_stage_kernels_with_token_streams():
+    s = allo.customize(frames)
+    s.dataflow("f")
+    text = str(s.module)
+    assert "call frames_f_dataflow(A, C)" in text
+    assert "func frames_f_dataflow(A: i32[5, 8], C: i32[5, 8]) dataflow {" in text
+    assert "  t: i32[2, 8]\n" in text and "  u: i32[2, 8]\n" in text  # two banks each
+    # the producer takes a free bank from each consumer after the first two frames
+    assert "if (__it >= 2):ui1 {\n      t_free1.get()" in text
+    assert "call load(A[f], t[(__it % 2):index])" in text
+    assert "t_full1.put(1:ui1)" in text and "t_full2.put(1:ui1)" in text
+    # a consumer gives the bank back unless no later frame needs it
+    assert "if (__it < 3):ui1 {\n      t_free2.put(1:ui1)" in text
+
+
+def test_the_initial_value_is_written_by_the_producer_only_when_needed():
+    s = allo.customize(with_init)
+    s.dataflow("f")
+    stage = print_function(s.module.funcs["with_init_f_dataflow_accumulate"])
+    assert "t[(__it % 2):index, __i0] = 7:i32" in stage
+    s = allo.customize(frames)  # load writes every element of t before reading any
+    s.dataflow("f")
+    assert "__i0" not in print_function(s.module.funcs["frames_f_dataflow_load"])
+
+
+def test_dataflow_function_with_arrays_between_calls():
+    A = np.arange(N, dtype=np.int32)
+    s, want = _run(body, lambda s: s.dataflow("body"), A, (N,))
+    np.testing.assert_array_equal(want, body_ref(A))
+    text = str(s.module)
+    assert "func body(A: i32[8], C: i32[8]) dataflow {" in text
+    assert "  t: i32[8]\n" in text  # runs once: one bank
+    assert "u[__i0] = 1:i32" in text  # u = 1 is written by its producer
+
+
+def put_all(A: int32[N], q: Stream[int32, 64]):
+    for i in range(N):
+        q.put(A[i])
+
+
+def get_all(q: Stream[int32, 64], C: int32[N]):
+    for i in range(N):
+        C[i] = q.get() * 2
+
+
+def streamed(A: int32[F, N], C: int32[F, N]):
+    q: Stream[int32, 64]
+    for f in range(F):
+        put_all(A[f], q)
+        get_all(q, C[f])
+
+
+def test_a_stream_declared_before_the_loop_moves_into_the_region(rng):
+    A = rng.integers(-1000, 1000, (F, N)).astype(np.int32)
+    s, want = _run(streamed, lambda s: s.dataflow("f"), A, (F, N))
+    np.testing.assert_array_equal(want, A * 2)
+    assert "q: stream<i32, 64>" in print_function(s.module.funcs["streamed_f_dataflow"])
+
+
+def test_a_loop_of_a_callee_and_one_iteration():
+    def one(A: int32[1, N], C: int32[1, N]):
+        for f in range(1):
+            t: int32[N]
+            load(A[f], t)
+            scaled(t, 5, C[f])
+
+    def caller(A: int32[1, N], C: int32[1, N]):
+        one(A, C)
+
+    A = np.arange(N, dtype=np.int32).reshape(1, N)
+    s, want = _run(caller, lambda s: s.dataflow("one:f"), A, (1, N))
+    np.testing.assert_array_equal(want, (A + 1) * 5)
+    assert "  t: i32[8]\n" in print_function(s.module.funcs["one_f_dataflow"])  # one frame: one bank
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _err(kernel, target, match):
+    s = allo.customize(kernel)
+    with pytest.raises(AlloError, match=match) as e:
+        s.dataflow(target)
+    return e.value
+
+
+def test_scalar_code_in_the_body_is_refused():
+    def k(A: int32[F, N], C: int32[F, N]):
+        for f in range(F):
+            t: int32[N]
+            g: int32 = f * 2
+            load(A[f], t)
+            scaled(t, g, C[f])
+
+    e = _err(k, "f", "the loop body computes the scalar 'g'")
+    assert e.loc.line == line_of(k, "g: int32 = f * 2")
+    assert "compute it inside a called function" in str(e)
+
+
+def test_two_writers_of_one_buffer_are_refused():
+    def k(A: int32[F, N], C: int32[F, N]):
+        for f in range(F):
+            t: int32[N]
+            load(A[f], t)
+            accumulate(A[f], t)
+            scaled(t, 2, C[f])
+
+    e = _err(k, "f", "array 't' is written by load and by accumulate; the calls run "
+             "concurrently")
+    assert e.loc.line == line_of(k, "accumulate(A[f], t)")
+
+
+def test_a_function_array_written_by_one_stage_and_read_by_another_is_refused():
+    def k(A: int32[F, N], C: int32[F, N], D: int32[F, N]):
+        for f in range(F):
+            load(A[f], C[f])
+            scaled(C[f], 2, D[f])
+
+    e = _err(k, "f", "array 'C' of k is written by load and used by scaled; the calls run "
+             "concurrently")
+    assert "declare the array inside the loop body" in str(e)
+    assert e.loc.line == line_of(k, "scaled(C[f], 2, D[f])")
+
+
+def test_an_outer_array_the_producer_does_not_overwrite_is_refused():
+    def k(A: int32[F, N], C: int32[F, N]):
+        t: int32[N]
+        for f in range(F):
+            accumulate(A[f], t)   # t carries values from one frame to the next
+            scaled(t, 2, C[f])
+
+    _err(k, "f", "array 't' of k is written by accumulate and used by scaled")
+
+
+def test_a_buffer_read_before_it_is_written_is_refused():
+    def k(A: int32[F, N], C: int32[F, N]):
+        for f in range(F):
+            t: int32[N]
+            scaled(t, 2, C[f])
+            load(A[f], t)
+
+    _err(k, "f", "array 't' is read by scaled before load writes it")
+
+
+def test_other_variables_in_arguments_are_refused():
+    def k(A: int32[F, N], C: int32[F, N], g: int32):
+        for f in range(F):
+            t: int32[N]
+            load(A[f], t)
+            scaled(t, g, C[f])
+
+    e = _err(k, "f", "argument 'k' of scaled uses the variable 'g'")
+    assert "pass it in a one-element array" in str(e)
+
+
+def test_non_constant_trip_counts_and_streams_used_outside_are_refused():
+    def k(A: int32[F, N], C: int32[F, N], n: int32):
+        for f in range(n):
+            t: int32[N]
+            load(A[f], t)
+            scaled(t, 2, C[f])
+
+    _err(k, "f", "the loop bounds are not compile-time constants")
+
+    def k2(A: int32[F, N], C: int32[F, N]):
+        q: Stream[int32, 64]
+        for f in range(F):
+            put_all(A[f], q)
+        for f2 in range(F):
+            get_all(q, C[f2])
+
+    _err(k2, "f", "stream 'q' is also used outside the loop")
+
+
+# ---------------------------------------------------------------- RTL
+
+
+def _cosim(s, A, C_shape):
+    want = np.zeros(C_shape, np.int32)
+    s.build(target="sim")(A.copy(), want)
+    mod = s.build()
+    got = np.zeros(C_shape, np.int32)
+    mod(A.copy(), got)
+    np.testing.assert_array_equal(got, want)
+    return mod
+
+
+@pytest.mark.rtl
+def test_rtl_ping_pong_stages_with_two_consumers_and_an_initial_value(rng):
+    A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
+    s = allo.customize(frames)
+    s.dataflow("f")
+    assert _cosim(s, A, (F, N)).last_cycles == 371
+    s = allo.customize(with_init)
+    s.dataflow("f")
+    assert _cosim(s, A, (F, N)).last_cycles == 323
+
+
+@pytest.mark.rtl
+def test_rtl_stage_kernels_pass_streams_on(rng):
+    A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
+    s = allo.customize(streamed)
+    s.dataflow("f")
+    assert _cosim(s, A, (F, N)).last_cycles == 152
+
+
+@pytest.mark.rtl
+def test_rtl_dataflow_function_with_a_ping_pong_buffer(rng):
+    A = rng.integers(-2**31, 2**31, N, dtype=np.int64).astype(np.int32)
+    s = allo.customize(body)
+    s.dataflow("body")
+    assert _cosim(s, A, (N,)).last_cycles == 130
+
+
+@pytest.mark.rtl
+def test_rtl_frames_overlap_with_ping_pong_buffers(rng):
+    """designs/dataflow_pingpong.py: 3 stages at II=1 over 16 frames of 64 elements take
+    about one stage's time per frame (not the sum of the three) plus the fill."""
+    from designs import dataflow_pingpong as d
+
+    A, B = d.make_inputs(rng)
+    s = d.schedule()
+    mod = _cosim(s, A, B.shape)
+    frames_, n = d.SIZE, d.N
+    per_frame = n + 16  # a stage's frame: 64 elements + pipeline fill + call and tokens
+    assert mod.last_cycles <= 1.2 * frames_ * n + 2 * per_frame
+    assert mod.last_cycles == 1366
