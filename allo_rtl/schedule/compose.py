@@ -136,17 +136,24 @@ def compose(s, sub, inst_id, instantiate, loc: Loc | None):
             compose(s, args[0], kwargs.get("id"), kwargs.get("instantiate"), loc)
             s.primitive_sequences.pop()  # recorded by the outer compose only
             continue
-        if prim == "dataflow" or (prim == "to" and not is_pe_grid(args[1])):
-            raise AlloError(f"compose: replaying s.{prim} of {base!r} (FIFOs between calls, "
-                            "dataflow regions) is not supported yet", loc,
-                            f"apply s.to/s.dataflow in the schedule of {base!r}'s caller, or "
-                            "build the sub-schedule on its own")
         if prim == "inline" and args[0] is None:
             args = (base,)
-        args = tuple(_requalify(a, base, target) for a in args)
+        funcs, fpos = sub.module.funcs, {"dataflow": 0, "to": 1}.get(prim)
+
+        def fix(i, a):
+            if i == fpos:  # a function of the sub: its top is the instance, callees keep names
+                name = a if isinstance(a, str) else getattr(a, "__name__", None)
+                if name in funcs:
+                    return target if name == base else name
+            return _requalify(a, base, target)
+
+        args = tuple(fix(i, a) for i, a in enumerate(args))
         kwargs = {k: _requalify(v, base, target) for k, v in kwargs.items()}
         try:
-            s._apply(prim, args, kwargs, loc)
+            if prim == "dataflow" or prim == "to" and not is_pe_grid(args[1]):
+                getattr(s, prim)(*args, **kwargs)  # recorded and checked like a user call
+            else:
+                s._apply(prim, args, kwargs, loc)
         except AlloError as e:
             raise AlloError(f"compose: replaying {prim} of {base!r} onto {target!r}: {e.msg}",
                             loc, e.hint) from None

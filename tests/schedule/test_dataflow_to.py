@@ -362,12 +362,37 @@ def test_the_same_callee_called_twice_is_two_kernel_instances(rng):
     assert cycles == [101, 49]  # one after another, then concurrently
 
 
-def test_composing_a_schedule_with_to_or_dataflow_is_refused():
+def test_composing_a_schedule_with_to_and_dataflow(rng):
     def outer(A: int32[N], C: int32[N]):
         top(A, C)
 
     sub = allo.customize(top)
-    sub.to(sub.tmp, "consumer")
+    sub.to(sub.tmp, "consumer", depth=2)
+    sub.dataflow("top")
     s = allo.customize(outer)
-    with pytest.raises(AlloError, match="replaying s.to of 'top'.* not supported yet"):
-        s.compose(sub)
+    s.compose(sub)
+    assert s.module.funcs["top"].attrs.get("dataflow")
+    assert "tmp: stream<i32, 2>" in str(s.module)
+    A = rng.integers(-1000, 1000, N).astype(np.int32)
+    C = np.zeros(N, np.int32)
+    s.build(target="sim")(A, C)
+    np.testing.assert_array_equal(C, top_ref(A))
+
+    def frames(A: int32[2, N], C: int32[2, N]):
+        for f in range(2):
+            tmp: int32[N]
+            producer(A[f], tmp)
+            consumer(tmp, C[f])
+
+    def outer2(A: int32[2, N], C: int32[2, N]):
+        frames(A, C)
+
+    sub = allo.customize(frames)
+    sub.dataflow(sub.get_loops("frames")["S_f_0"]["f"])
+    s = allo.customize(outer2)
+    s.compose(sub)
+    assert "call frames_f_dataflow(A, C)" in str(s.module)
+    A = rng.integers(-1000, 1000, (2, N)).astype(np.int32)
+    C = np.zeros((2, N), np.int32)
+    s.build(target="sim")(A, C)
+    np.testing.assert_array_equal(C, top_ref(A))
