@@ -115,8 +115,10 @@ def schedule_systolic(s):
     s.pipeline(tile["bj"])
     s.pipeline(tile["si"])
     # Allo also makes the tile loop a dataflow region (s.dataflow(tile["ni"])), overlapping
-    # the copies of one tile with the PE grid's work on the previous one; allo_rtl's
-    # s.dataflow takes functions only so far, so here the tiles run one after another
+    # the copies of one tile with the PE grid's work on the previous one. That body holds
+    # copy loops, and local_A carries over between tiles (loaded when ni == 0), so
+    # allo_rtl's s.dataflow(loop), which keeps the program's meaning, does not apply:
+    # here the tiles run one after another
     pe = s.unfold("systolic_tile:PE", [0, 1])
     s.to(MockBuffer("systolic_tile", "A_fifo"), pe, axis=1, depth=Mt + 1)
     s.to(MockBuffer("systolic_tile", "B_fifo"), pe, axis=0, depth=Nt + 1)
