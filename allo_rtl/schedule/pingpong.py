@@ -23,9 +23,12 @@ puts into ``free`` when done; the producer takes a ``free`` token before it
 writes a bank for the third time. The tokens are ordinary streams, so the
 interpreter and the RTL (FIFOs, freeze on a blocked get) run the same program.
 
-The transformation keeps the program's meaning, which needs:
+A top-level loop nest of the body is first outlined into a function of its own
+(``<F>_<band>``, taking the arrays, streams and loop variable it uses), as an HLS
+dataflow process would be, and is a stage like a call. The transformation keeps the
+program's meaning, which needs:
 
-* the body holds only array declarations and calls (no scalar code);
+* the body holds only array declarations, calls and loop nests (no scalar code);
 * every array passed between stages is declared in the body (or declared by
   the function, used only by these calls, and entirely overwritten by its
   producer), written by its first user only and read by the later ones;
@@ -91,9 +94,11 @@ class _Planner:
 
     def __init__(self, module: Module, f: Function, body: list, loop: For | None, loc: Loc | None):
         self.module, self.f, self.loop, self.loc = module, f, loop, loc
+        self.funcs = dict(module.funcs)  # plus the loop nests outlined into stage functions
+        self.outlined: list = []
         self.what = (f"s.dataflow of loop {loop.name or loop.var!r}" if loop is not None
                      else f"s.dataflow({f.name!r})")
-        self.body = body
+        self.body = list(body)
         self.trip = self._trip() if loop is not None else 1
         self.allowed_vars = {loop.var} if loop is not None else set()
         self.calls: list = []
@@ -117,6 +122,7 @@ class _Planner:
 
     def plan(self):
         outer = self._outer_arrays()
+        self._outline_loops(outer)
         decls = {}
         for s in self.body:
             if isinstance(s, Decl) and s.shape:
@@ -147,7 +153,7 @@ class _Planner:
             self.fail("the body calls no function", self.loop or self.f,
                       "s.dataflow makes the calls of a body concurrent: put the stages in "
                       "functions and call them")
-        acc = array_accesses(self.module)
+        acc = array_accesses(Module(self.funcs, self.module.top))
         for i, c in enumerate(self.calls):
             self._check_call(i, c, acc, outer)
         for a in self.arrays.values():
@@ -172,6 +178,54 @@ class _Planner:
                     out[s.name] = (s.type, tuple(s.shape), s)
         return out
 
+    def _outline_loops(self, outer):
+        """Every top-level loop nest of the body becomes a call of a new function (a stage,
+        as an HLS dataflow process); its arrays, streams and free variables are passed."""
+        arrays = {n: (t, shape) for n, (t, shape, _) in outer.items()}
+        arrays.update({s.name: (s.type, tuple(s.shape)) for s in self.body
+                       if isinstance(s, Decl) and s.shape})
+        streams = {n: d.type for n, d in self._outer_streams().items()}
+        streams.update({s.name: s.type for s in self.body if isinstance(s, StreamDecl)})
+        streams.update({p.name: p.type for p in self.f.params if p.is_stream})
+        used = set(self.funcs) | set(self.module.funcs)
+        for k, s in enumerate(self.body):
+            if not isinstance(s, For):
+                continue
+            params, args = [], []
+            local = {x.name for x in walk_stmts([s]) if isinstance(x, Decl)}
+            local |= {x.var for x in walk_stmts([s]) if isinstance(x, For)}
+            for x in walk_stmts([s]):
+                if isinstance(x, Assign) and x.name not in local:
+                    self.fail(f"the loop {s.name or s.var!r} assigns {x.name!r}, a variable of "
+                              f"{self.f.name}; stages of a dataflow region share arrays and "
+                              "streams only", x, f"declare {x.name!r} inside the loop, or keep "
+                              "the value in a one-element array")
+            for name, kind, node in _free_names(s, local):
+                if any(p.name == name for p in params):
+                    continue
+                if kind == "array" and name in arrays:
+                    t, shape = arrays[name]
+                    params.append(Param(name, t, shape, None, s.loc))
+                    args.append(BufRef(name, (), s.loc))
+                elif kind == "stream" and name in streams:
+                    params.append(Param(name, streams[name], (), None, s.loc))
+                    args.append(StreamRef(name, s.loc))
+                elif kind == "var" and name in self.allowed_vars:
+                    params.append(Param(name, node.type, (), None, s.loc))
+                    args.append(Var(name, node.type, s.loc))
+                else:
+                    ok = (f"the loop variable {self.loop.var!r}" if self.loop is not None
+                          else "no scalar")
+                    self.fail(f"the loop {s.name or s.var!r} uses {name!r}, computed outside "
+                              f"it; a stage of a dataflow region can use {ok} from outside",
+                              node if getattr(node, "loc", None) else s,
+                              f"compute {name!r} inside the loop, or keep it in an array")
+            name = fresh_name(used, f"{self.f.name}_{s.band or s.name or s.var}")
+            g = Function(name, params, [], [s], s.loc, {})
+            self.funcs[name] = g
+            self.outlined.append(g)
+            self.body[k] = CallStmt(name, args, [], s.loc)
+
     def _outer_streams(self) -> dict:
         if self.loop is None:
             return {s.name: s for s in self.streams}
@@ -180,7 +234,7 @@ class _Planner:
                 if isinstance(s, StreamDecl) and id(s) not in inside}
 
     def _check_call(self, i, c: CallStmt, acc, outer):
-        callee = self.module.funcs.get(c.callee)
+        callee = self.funcs.get(c.callee)
         if callee is None:
             self.fail(f"{c.callee} is not a function of this schedule", c, "call a kernel function")
         if c.outs:
@@ -282,7 +336,7 @@ class _Planner:
 
     def _overwritten(self, user) -> bool:
         _, arg, p, _, _ = user
-        callee = self.module.funcs[self.calls[user[0]].callee]
+        callee = self.funcs[self.calls[user[0]].callee]
         return not arg.prefix and body_overwrites(callee.body, p.name, tuple(p.shape))
 
     def _fill(self, a: _Array, producer):
@@ -298,7 +352,7 @@ class _Planner:
 
     def build(self, region_name: str) -> tuple:
         """(region Function, stage Functions, [array names passed from the caller])."""
-        used = set(self.module.funcs) | {region_name}
+        used = set(self.funcs) | {region_name}
         names = {s.name for s in self.streams} | set(self.arrays)
         pp = [a for a in self.arrays.values() if a.pingpong and a.users]
         banks = {}
@@ -339,7 +393,7 @@ class _Planner:
 
     def _stage(self, i, c, pp, banks, tokens, used, region_name):
         """The kernel running call ``i`` (None: the call itself can be the kernel)."""
-        callee = self.module.funcs[c.callee]
+        callee = self.funcs[c.callee]
         mine = [a for a in pp if any(u[0] == i for u in a.users)]
         scalars = any(not isinstance(a, (BufRef, StreamRef)) for a in c.args)
         prefixes = any(isinstance(a, BufRef) and a.prefix for a in c.args)
@@ -429,6 +483,36 @@ class _Planner:
         return out
 
 
+def _free_names(s, local: set):
+    """``(name, "array" | "stream" | "var", node)`` for what statement ``s`` uses from
+    outside: arrays it loads, stores or passes, streams, and variables not in ``local``."""
+    out = []
+    for x in walk_stmts([s]):
+        if isinstance(x, Store):
+            out.append((x.buf, "array", x))
+        elif isinstance(x, (StreamPut, StreamGet)):
+            out.append((x.stream, "stream", x))
+            if isinstance(x, StreamPut) and isinstance(x.value, BufRef):
+                out.append((x.value.buf, "array", x))
+            if isinstance(x, StreamGet) and x.dst is not None and x.dst not in local:
+                out.append((x.dst, "array", x))  # a block get into an array (else an error)
+        elif isinstance(x, CallStmt):
+            for a in x.args:
+                if isinstance(a, BufRef):
+                    out.append((a.buf, "array", x))
+                elif isinstance(a, StreamRef):
+                    out.append((a.stream, "stream", x))
+        elif isinstance(x, Decl) and isinstance(x.init, BufRef):
+            out.append((x.init.buf, "array", x))
+        for e in stmt_exprs(x):
+            for y in walk_exprs(e):
+                if isinstance(y, Load):
+                    out.append((y.buf, "array", y))
+                elif isinstance(y, Var) and y.name not in local:
+                    out.append((y.name, "var", y))
+    return out
+
+
 def _uses_stream(s, names: set):
     """The stream of ``names`` that statement ``s`` itself puts into, gets from or passes."""
     if isinstance(s, (StreamPut, StreamGet)) and s.stream in names:
@@ -459,7 +543,7 @@ def dataflow_loop(module: Module, f: Function, loop: For, loc: Loc | None) -> st
     planner = _Planner(module, f, loop.body, loop, loc).plan()
     name = fresh_name(set(module.funcs), f"{f.name}_{loop.name or loop.var}_dataflow")
     region, stages, args = planner.build(name)
-    _insert_before(module, f.name, stages + [region])
+    _insert_before(module, f.name, planner.outlined + stages + [region])
     parent, i = find_parent(f.body, loop)
     parent[i] = CallStmt(name, [BufRef(a, (), loop.loc) for a in args], [], loop.loc)
     promoted = {a.decl for a in planner.arrays.values() if a.pingpong and a.decl is not None
@@ -476,6 +560,6 @@ def dataflow_body(module: Module, f: Function, loc: Loc | None) -> None:
     """``s.dataflow("F")``: F itself becomes the region (its body runs once)."""
     planner = _Planner(module, f, list(f.body), None, loc).plan()
     region, stages, _ = planner.build(f.name)
-    _insert_before(module, f.name, stages)
+    _insert_before(module, f.name, planner.outlined + stages)
     f.body = region.body
     f.attrs["dataflow"] = True

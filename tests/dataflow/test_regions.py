@@ -321,8 +321,8 @@ def test_dataflow_primitives_on_a_region():
     with pytest.raises(allo.AlloError, match="producer_consumer:A is a parameter; s.to streams "
                        "a local array"):
         s.to(s.A, "consumer_0")
-    with pytest.raises(allo.AlloError, match="s.dataflow of loop 'i': the loop body holds a "
-                       "for statement"):
+    with pytest.raises(allo.AlloError, match="s.dataflow of loop 'i': stream 'pipe' is a "
+                       "parameter of producer_0"):
         s.dataflow(s.get_loops("producer_0")["S_i_j_0"]["i"])
 
 

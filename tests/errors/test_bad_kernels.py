@@ -377,9 +377,12 @@ def test_unsupported_primitive_raises_not_silently_ignored():
         s.dataflow(s.get_loops("k").S_i_0.i)
     assert info.value.loc.line == line_of(test_unsupported_primitive_raises_not_silently_ignored,
                                           "A[i] = 0")
-    # on a function it makes a dataflow region, which must be made of calls
-    with pytest.raises(AlloError, match="k has a for statement in its body"):
-        s.dataflow("k")
+    # on a function it makes a dataflow region of its calls and loop nests
+    def k2(A: int32[4]):
+        A[0] = 1
+
+    with pytest.raises(AlloError, match="k2 has a store statement in its body"):
+        allo.customize(k2).dataflow("k2")
 
 
 def test_vendor_target_rejected_with_supported_list():

@@ -186,6 +186,37 @@ def test_a_loop_of_a_callee_and_one_iteration():
     assert "  t: i32[8]\n" in print_function(s.module.funcs["one_f_dataflow"])  # one frame: one bank
 
 
+def loops_only(A: int32[N], B: int32[N]):
+    C: int32[N] = 0
+    for i in range(N):
+        C[i] = A[i] + 1
+    for i in range(N):
+        B[i] = C[i] * 2
+
+
+def loops_in_frames(A: int32[F, N], B: int32[F, N]):
+    for f in range(F):
+        C: int32[N]
+        for i in range(N):
+            C[i] = A[f, i] + f
+        for j in range(N):
+            B[f, j] = C[j] * 2
+
+
+def test_loop_nests_become_stages_as_hls_dataflow_processes(rng):
+    A = rng.integers(-1000, 1000, N).astype(np.int32)
+    s, want = _run(loops_only, lambda s: s.dataflow("loops_only"), A, (N,))
+    np.testing.assert_array_equal(want, (A + 1) * 2)
+    text = str(s.module)
+    assert "func loops_only_S_i_0(C: i32[8], A: i32[8]) {" in text
+    assert "func loops_only_S_i_1(B: i32[8], C: i32[8]) {" in text
+    A = rng.integers(-1000, 1000, (F, N)).astype(np.int32)
+    s, want = _run(loops_in_frames, lambda s: s.dataflow("f"), A, (F, N))
+    np.testing.assert_array_equal(want, (A + np.arange(F)[:, None]) * 2)
+    # the loop variable f is passed to the outlined nests
+    assert "func loops_in_frames_i(C: i32[8], A: i32[5, 8], f: index) {" in str(s.module)
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -254,6 +285,34 @@ def test_a_buffer_read_before_it_is_written_is_refused():
     _err(k, "f", "array 't' is read by scaled before load writes it")
 
 
+def test_loop_nests_using_scalars_of_the_function_are_refused():
+    def k(A: int32[N], B: int32[N]):
+        acc: int32 = 0
+        for i in range(N):
+            B[i] = A[i] + acc
+
+    e = _err(k, "k", "the loop 'i' uses 'acc', computed outside it")
+    assert "compute 'acc' inside the loop, or keep it in an array" in str(e)
+
+    def k2(A: int32[F, N], B: int32[F, N]):
+        for f in range(F):
+            for i in range(N):
+                B[f, i] = A[f, i]
+            for i2 in range(N):
+                A[f, i2] = 0
+
+    e = _err(k2, "f", "array 'A' is read by k2_i before k2_i2 writes it")
+    assert e.loc.line == line_of(k2, "for i2 in range(N):")
+
+    def k3(A: int32[F, N], B: int32[F, N], n: int32):
+        for f in range(F):
+            for i in range(N):
+                B[f, i] = A[f, i] * n
+
+    e = _err(k3, "f", "the loop 'i' uses 'n', computed outside it")
+    assert e.loc.line == line_of(k3, "B[f, i] = A[f, i] * n")
+
+
 def test_other_variables_in_arguments_are_refused():
     def k(A: int32[F, N], C: int32[F, N], g: int32):
         for f in range(F):
@@ -314,6 +373,14 @@ def test_rtl_stage_kernels_pass_streams_on(rng):
     s = allo.customize(streamed)
     s.dataflow("f")
     assert _cosim(s, A, (F, N)).last_cycles == 152
+
+
+@pytest.mark.rtl
+def test_rtl_outlined_loop_nests(rng):
+    A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
+    s = allo.customize(loops_in_frames)
+    s.dataflow("f")
+    assert _cosim(s, A, (F, N)).last_cycles == 222
 
 
 @pytest.mark.rtl
