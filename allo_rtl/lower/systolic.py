@@ -45,7 +45,8 @@ The arithmetic must equal ``acc + a * b`` modulo ``2**bits(acc)`` for every inpu
 each intermediate type is at least as wide as the accumulator or holds its exact
 value (interval arithmetic). Or it is float32 throughout (operands, product, sum,
 accumulator, result: ``acc = round(acc + round(a * b))`` as the interpreter evaluates
-it), computed by :class:`primitives.systolic.FloatPE`, a step per adder latency. Addresses are checked over the
+it), computed by :class:`primitives.systolic.FloatPE`, a step per adder latency; any
+other float type or a conversion is an error. Addresses are checked over the
 whole iteration space: each row of A (column of B) reads one bank of its own at an
 address affine in the temporal loops; each PE writes one bank of C at an address
 affine in the tile loops.
@@ -166,7 +167,8 @@ def _const_init(e, t):
     return v if isinstance(v, int) else None
 
 
-_TYPE_HINT = "use integer types (Int/UInt) or float32 throughout, or build the band without s.unfold"
+_TYPE_HINT = ("use integer types (Int/UInt) or float32 throughout, or build the band "
+              "without s.unfold")
 
 
 def _strip(e):

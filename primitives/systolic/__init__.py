@@ -19,5 +19,5 @@ from .pe import PE
 from .float_pe import FloatPE
 from . import model
 
-__all__ = ["PE", "FloatPE", "SystolicArray", "SystolicGemm", "MemPort", "AffineAddress", "OutputBanks",
-           "model"]
+__all__ = ["PE", "FloatPE", "SystolicArray", "SystolicGemm", "MemPort", "AffineAddress",
+           "OutputBanks", "model"]

@@ -69,9 +69,9 @@ class SystolicArray(wiring.Component):
     -------
     The sum of ``PE(i, j)`` for the tile whose last step is presented at cycle ``t``
     appears on column ``j``'s drain at ``t + i + j +`` :attr:`drain_latency` (4 for
-    integer PEs, the PE's latency plus one): rows in order, one per cycle. The last steps of consecutive tiles must be at least
-    ``rows`` cycles apart (else two sums of one column would leave in the same cycle).
-    One step per cycle (integer PEs; float PEs: one per :attr:`step_interval` cycles
+    integer PEs, the PE's latency plus one): rows in order, one per cycle. The last
+    steps of consecutive tiles must be at least ``rows`` cycles apart (else two sums of
+    one column would leave in the same cycle). One step per cycle (integer PEs; float PEs: one per :attr:`step_interval` cycles
     within a tile), no stalls.
 
     Resources
