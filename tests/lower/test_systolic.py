@@ -488,3 +488,15 @@ def test_compose_a_systolic_sub_schedule(rng):
     mod, _ = check3(top, lambda s: s.compose(sub), [A, B, C])
     assert mod.last_cycles == engine_cycles(4, 4, 4, 4, 4) + 2  # + the call level of top
     assert list(mod.design.funcs) == ["gemm__systolic0", "gemm", "top"]
+
+
+def test_float32_design_engine_timing():
+    """designs/gemm_systolic_f32.py lowers to one 8 x 8 float32 engine whose computed
+    latency is the 4,638 + 2 = 4,640 cycles the benchmark measures (no simulation here)."""
+    from designs import gemm_systolic_f32 as d
+
+    dd = lower_design(d.schedule().module)
+    (lf,) = [lf for lf in dd.funcs.values() if isinstance(lf, LoweredSystolic)]
+    assert (lf.spec.rows, lf.spec.cols, lf.spec.acc_float, lf.step_interval) == (8, 8, True, 9)
+    assert lf.latency + 2 == float_engine_cycles(32, 32, 32, 8, 8) == 4640
+    assert dd.verilog.count("module allo_pe_f32(") == 1
