@@ -26,7 +26,7 @@ from ..ir.nodes import Const as IRConst
 from ..ir.nodes import (BinOp, BitGet, BitInsert, BitReverse, BitSlice, Bitcast, Cast, Math,
                         Select, UnOp)
 from ..ir.numerics import float_bits
-from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed
+from ..ir.types import AlloType, Fixed, Float, Index, Int, Struct, UFixed, UInt
 
 __all__ = ["shape_of", "is_signed", "fit", "const", "comb_op", "delay_ns", "Unsupported",
            "float_format", "clock_ns", "target_clock", "budget", "fits", "DEFAULT_CLOCK_MHZ",
@@ -269,6 +269,14 @@ def _binop(e: BinOp, a: Value, b: Value) -> Value:
     if op == "sub":
         return fit(a - b, t)
     if op == "mul":
+        terms = const_mul_terms(e)
+        if terms is not None:  # shifts and one adder instead of a DSP (see const_mul_terms)
+            x = a if isinstance(e.rhs, IRConst) else b
+            p = None
+            for sign, s in terms:
+                v = x << s if s else x
+                p = (v if sign > 0 else -v) if p is None else (p + v if sign > 0 else p - v)
+            return fit(p, t)
         p = a * b
         shift = _fr(e.lhs.type) + _fr(e.rhs.type) - _fr(t)
         if shift > 0:
@@ -432,6 +440,31 @@ def _lut_tree(inputs: int) -> float:
     return LEVEL_NS * levels
 
 
+def const_mul_terms(e) -> list | None:
+    """``[(sign, shift)]`` when ``e`` multiplies an integer by a constant with at most two
+    non-zero digits in canonical signed-digit form (3 = 4 - 1, 6, 7 = 8 - 1, 10, -3, ...):
+    the product is one add/sub of shifted copies, faster and smaller than a DSP (HLS tools
+    do the same). None otherwise (powers of two are shifts already)."""
+    c = e.rhs if isinstance(e.rhs, IRConst) else e.lhs if isinstance(e.lhs, IRConst) else None
+    if c is None or not all(isinstance(x, (Int, UInt, Index)) for x in (e.type, e.lhs.type,
+                                                                       e.rhs.type)):
+        return None
+    v = c.value
+    if not isinstance(v, int) or isinstance(v, bool) or v == 0:
+        return None
+    digits, k, n = [], 0, abs(v)
+    while n:  # canonical signed digits (non-adjacent form)
+        if n & 1:
+            d = 2 - (n & 3)
+            digits.append((d, k))
+            n -= d
+        n >>= 1
+        k += 1
+    if len(digits) != 2:
+        return None
+    return [(d if v > 0 else -d, k) for d, k in sorted(digits, key=lambda x: -x[0])]
+
+
 def mul_is_unit(e) -> bool:
     """A non-constant integer multiply that becomes a pipelined :class:`IntMul` unit:
     operands wider than one 18x18 DSP, or a DSP multiply that does not fit the budget."""
@@ -462,6 +495,8 @@ def delay_ns(e) -> float:
                 v = abs(int(c.value)) if isinstance(c.value, int) else 3
                 if v & (v - 1) == 0:
                     return 0.0  # a shift
+                if const_mul_terms(e) is not None:
+                    return _carry(e.type.bits)  # one add/sub of shifted copies
                 return DSP_NS  # Yosys maps a constant multiply onto a DSP as well
             return DSP_NS + (_carry(e.type.bits) if e.type.bits > 36 else 0.0)
         if op in ("div", "floordiv", "mod"):

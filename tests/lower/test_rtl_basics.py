@@ -209,6 +209,46 @@ def test_division_by_constant_powers_of_two_is_shifts_and_matches():
     assert "floordiv" not in mod.verilog and " / " not in mod.verilog  # no divider built
 
 
+def test_constant_multiplies_with_two_signed_digits_are_shift_adds():
+    """x * 3 = (x << 2) - x, x * 255 = (x << 8) - x, ...: no multiplier (DSP) is built and
+    the products wrap exactly as the interpreter's."""
+    from allo_rtl.ir.nodes import BinOp, Const, Var
+    from allo_rtl.ir.types import Int, uint16
+    from allo_rtl.lower.ops import const_mul_terms
+
+    def terms(v):
+        return const_mul_terms(BinOp("mul", Var("x", Int(32)), Const(v, Int(32)), Int(32)))
+
+    assert terms(3) == [(1, 2), (-1, 0)] and terms(-3) == [(-1, 2), (1, 0)]
+    assert terms(10) == [(1, 1), (1, 3)] and terms(255) == [(1, 8), (-1, 0)]
+    assert terms(4) is None and terms(11) is None and terms(1) is None  # shift / 3 digits
+
+    def k(A: int32[16], B: int8[16], U: uint8[16], C: int32[16], D: int8[16], E: uint16[16],
+          G: int32[16]):
+        for i in range(16):
+            C[i] = A[i] * 3 + A[i] * -7
+            D[i] = B[i] * 10
+            E[i] = U[i] * 255
+            G[i] = -3 * A[i] + U[i] * 6 + B[i] * -5
+
+    rng = np.random.default_rng(1)
+    args = [rng.integers(-2**31, 2**31, 16, dtype=np.int64).astype(np.int32),
+            rng.integers(-128, 128, 16).astype(np.int8), rng.integers(0, 256, 16).astype(np.uint8),
+            np.zeros(16, np.int32), np.zeros(16, np.int8), np.zeros(16, np.uint16),
+            np.zeros(16, np.int32)]
+    args[0][:3] = [-2**31, 2**31 - 1, 0]
+    args[1][:2] = [-128, 127]
+    args[2][:2] = [0, 255]
+    want, got = [a.copy() for a in args], [a.copy() for a in args]
+    s = allo.customize(k)
+    s.build(target="sim")(*want)
+    mod = s.build()
+    mod(*got)
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(g, w)
+    assert " * " not in mod.verilog  # every constant above has two signed digits: no multiplier
+
+
 def test_variable_division_uses_pipelined_divider_and_matches():
     from allo_rtl.ir.types import int8, uint16
 
