@@ -411,11 +411,15 @@ class _Planner:
                 seen.add(a.stream)
                 p = callee.params[c.args.index(a)]
                 params.append(Param(a.stream, p.type, (), None, loc))
-        it = "__it"
-        two = any(banks[a.name] == 2 for a in mine)
+        # the iteration counter: the loop variable itself when the loop counts 0, 1, ...
+        # (a narrow register, see lower.kernel._loop_counter_bits), else a loop of its own
+        lp = self.loop
+        plain = lp is None or (lp.lb.value == 0 and lp.step == 1)
+        it = lp.var if lp is not None and plain else "__it"
+        ity = lp.lb.type if lp is not None else _IDX
 
         def bank():
-            return BinOp("mod", Var(it, _IDX, loc), Const(2, _IDX), _IDX, loc)
+            return BinOp("and", Var(it, ity, loc), Const(1, ity), ity, loc)
 
         before, after = [], []
         for a in mine:
@@ -425,7 +429,7 @@ class _Planner:
                     params += [Param(full, Stream(_TOKEN, (), banks[a.name]), (), None, loc),
                                Param(free, Stream(_TOKEN, (), banks[a.name]), (), None, loc)]
                     if self.trip > banks[a.name]:
-                        before.append(If(BinOp("ge", Var(it, _IDX, loc), Const(banks[a.name], _IDX),
+                        before.append(If(BinOp("ge", Var(it, ity, loc), Const(banks[a.name], ity),
                                                _TOKEN, loc), [StreamGet(free, None, loc)], [], loc))
                     after.append(StreamPut(full, Const(1, _TOKEN), loc))
                 if a.fill:
@@ -436,8 +440,8 @@ class _Planner:
                            Param(free, Stream(_TOKEN, (), banks[a.name]), (), None, loc)]
                 before.append(StreamGet(full, None, loc))
                 if self.trip > banks[a.name]:
-                    after.append(If(BinOp("lt", Var(it, _IDX, loc),
-                                          Const(self.trip - banks[a.name], _IDX), _TOKEN, loc),
+                    after.append(If(BinOp("lt", Var(it, ity, loc),
+                                          Const(self.trip - banks[a.name], ity), _TOKEN, loc),
                                     [StreamPut(free, Const(1, _TOKEN), loc)], [], loc))
         args = []
         for a in c.args:
@@ -447,14 +451,14 @@ class _Planner:
                 args.append(a)
         inner = before + [CallStmt(c.callee, args, [], loc)] + after
         body = []
-        if self.loop is not None:
-            counter = two or any(isinstance(s, If) for s in before + after)
-            if counter:
-                inner.append(Assign(it, BinOp("add", Var(it, _IDX, loc), Const(1, _IDX), _IDX,
-                                              loc), loc))
-                body.append(Decl(it, _IDX, (), Const(0, _IDX), loc=loc))
-            lp = self.loop
+        if lp is not None and plain:
             body.append(For(lp.var, lp.lb, lp.ub, lp.step, inner, name=lp.name, loc=lp.loc))
+        elif lp is not None:  # f = lb + it * step
+            value = BinOp("add", BinOp("mul", Var(it, ity, loc), Const(lp.step, ity), ity, loc),
+                          lp.lb, ity, loc)
+            inner.insert(0, Decl(lp.var, ity, (), value, loc=lp.loc))
+            body.append(For(it, Const(0, ity), Const(self.trip, ity), 1, inner, name=lp.name,
+                            loc=lp.loc))
         else:
             body += inner
         name = fresh_name(used, f"{region_name}_{c.callee}")
