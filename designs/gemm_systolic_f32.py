@@ -3,9 +3,14 @@ grid of :class:`primitives.systolic.FloatPE`: its ``systolic`` step (``split`` +
 ``reorder`` + ``partition`` + ``unfold`` + ``to``). Every sum is accumulated in ``k``
 order with the product and the sum each rounded (``primitives/float`` multiplier and
 adder), bit for bit as the interpreter computes it. The adder's pipeline (latency 9) is
-the accumulator, so a PE takes a step every 9 cycles: 32 x 32 x 32, ideal
-``32**3 / 64 = 512`` cycles (one multiply-add per PE per cycle), measured 4,640
-(efficiency 0.110, i.e. about 1/9). See ``designs/__init__.py`` for the design convention.
+the accumulator; each PE keeps 9 sums in flight, one per output tile, so the engine
+issues a step per cycle, 9 tiles round-robin (a step every 9 cycles without
+interleaving). 32 x 32 x 32: ideal ``32**3 / 64 = 512`` cycles (one multiply-add per PE
+per cycle), 673 computed (efficiency 0.761; 4,640 without interleaving). The 16 tiles
+make two groups of 9 tiles, the second with 2 empty slots (576 issue cycles), and the
+last group's 8 x 9 sums per column leave through the column's C bank one per cycle (a
+drain tail of 95 cycles). At 64 x 64 x 64 (``SIZES["full"]``, 64 tiles): 4,705 cycles
+for an ideal 4,096 (0.871). See ``designs/__init__.py`` for the design convention.
 """
 
 import numpy as np

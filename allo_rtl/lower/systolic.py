@@ -45,7 +45,9 @@ The arithmetic must equal ``acc + a * b`` modulo ``2**bits(acc)`` for every inpu
 each intermediate type is at least as wide as the accumulator or holds its exact
 value (interval arithmetic). Or it is float32 throughout (operands, product, sum,
 accumulator, result: ``acc = round(acc + round(a * b))`` as the interpreter evaluates
-it), computed by :class:`primitives.systolic.FloatPE`, a step per adder latency; any
+it), computed by :class:`primitives.systolic.FloatPE`: a step per cycle with as many
+tiles interleaved as the adder's latency, each sum still in step order (one tile, or C
+banks by rows: a step per adder latency); any
 other float type or a conversion is an error. Addresses are checked over the
 whole iteration space: each row of A (column of B) reads one bank of its own at an
 address affine in the temporal loops; each PE writes one bank of C at an address
@@ -1156,7 +1158,7 @@ def _next_band(body):
 # ====================================================================== hardware
 
 
-def _shared_array(sp: SystolicSpec):
+def _shared_array(sp: SystolicSpec, interleaved: bool = False):
     """A factory of the engine's array: one Verilog module per grid and parameter set, made
     of PEs that share one module per parameter set too (lower/shared.py)."""
     args = (sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width)
@@ -1168,9 +1170,11 @@ def _shared_array(sp: SystolicSpec):
     def pe(i, j):
         return Shared(f"allo_pe_{kind}", lambda: FloatPE(fmt) if fmt else PE(*args), pe_sig)
 
-    return lambda: Shared(f"allo_systolic_{sp.rows}x{sp.cols}_{kind}",
+    # the interleaved array differs from the plain one in its drain only (same PEs)
+    return lambda: Shared(f"allo_systolic_{sp.rows}x{sp.cols}_{kind}"
+                          f"{'_interleaved' if interleaved else ''}",
                           lambda: SystolicArray(sp.rows, sp.cols, *args, pe_factory=pe,
-                                                float_fmt=fmt),
+                                                float_fmt=fmt, interleaved=interleaved),
                           SystolicArray.signature_for(sp.rows, sp.cols, *args))
 
 
@@ -1204,13 +1208,17 @@ class LoweredSystolic:
             b_addr=AffineAddress(self.bufs[sp.b.ports[0]].aw, sp.b.bases, sp.b.strides),
             c_banks=OutputBanks(self.bufs[sp.c.banks[0][0]].aw,
                                 tuple(bank for _, bank in sp.c.banks), sp.c.strides),
-            read_latency=self.read_latency, array_factory=_shared_array(sp),
-            float_fmt=_float_fmt(sp))
-        pe_latency, _, self.step_interval = SystolicArray.pe_timing(
+            read_latency=self.read_latency, float_fmt=_float_fmt(sp))
+        # the engine's timing; float PEs: interleaved when that takes fewer cycles
+        pe_latency, _, step_interval = SystolicArray.pe_timing(
             sp.a.width, sp.a.signed, sp.b.width, sp.b.signed, sp.acc_width, _float_fmt(sp))
-        self.period, self.latency = SystolicGemm.timing(
+        (self.interleave, self.step_interval, self.period,
+         self.latency) = SystolicGemm.schedule(
             sp.rows, sp.cols, sp.tiles, sp.steps, self.engine_args["c_banks"].banks,
-            self.read_latency, self.step_interval, pe_latency)
+            self.read_latency, step_interval, pe_latency)
+        interleaved = self.interleave > 1
+        self.engine_args.update(interleaved=interleaved if sp.acc_float else None,
+                                array_factory=_shared_array(sp, interleaved))
         members = {"start": In(1), "done": Out(1)}
         for p in f.params:
             b = self.bufs[p.name]
@@ -1231,8 +1239,9 @@ class LoweredSystolic:
                  "levels": [sp.band], "requested_ii": 1, "ii": self.step_interval,
                  "depth": self.latency,
                  "cycles_per_invocation": self.latency, "cycles": None,
-                 "note": f"systolic {sp.rows}x{sp.cols} PE array, a tile every {self.period} "
-                         "cycles"}]
+                 "note": f"systolic {sp.rows}x{sp.cols} PE array, " + (
+                     f"{self.interleave} tiles interleaved every {self.period} cycles"
+                     if self.interleave > 1 else f"a tile every {self.period} cycles")}]
 
 
 class SystolicComponent(wiring.Component):

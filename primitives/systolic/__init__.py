@@ -3,7 +3,8 @@
 * :class:`PE`: an output-stationary multiply-accumulate processing element that
   forwards its operands to its east and south neighbours.
 * :class:`FloatPE`: the same with IEEE floating-point units (``acc + a * b`` with the
-  product and the sum each rounded, one step per adder latency).
+  product and the sum each rounded, one step per adder latency per sum; a step per
+  cycle with as many sums interleaved).
 * :class:`SystolicArray`: a ``rows`` x ``cols`` grid of PEs with skewed feeders and a
   per-column drain that empties finished sums while the next tile computes.
 * :class:`SystolicGemm`: the array fed tile after tile from banked memory ports

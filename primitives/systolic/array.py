@@ -49,6 +49,14 @@ class SystolicArray(wiring.Component):
         bits): ``PE(i, j)`` computes ``init + a * b + ...`` with every product and every
         sum rounded, in step order, and the steps of a tile must be presented
         :attr:`step_interval` cycles apart.
+    interleaved : bool
+        Float PEs only: every PE keeps ``L =`` :attr:`step_interval` sums in flight (the
+        adder's pipeline holds them), so steps may come every cycle. Steps come in
+        *rounds* of ``L`` consecutive cycles; cycle ``s`` of a round is *slot* ``s``,
+        each slot a tile of its own whose steps are therefore ``L`` cycles apart. The
+        last round of a group of ``L`` tiles has ``last`` set in all ``L`` cycles, also
+        for slots without a tile (``valid`` low): the drain counts slots. Each PE's ``L``
+        sums are then drained row after row (see Latency).
 
     Members
     -------
@@ -68,18 +76,28 @@ class SystolicArray(wiring.Component):
     Latency
     -------
     The sum of ``PE(i, j)`` for the tile whose last step is presented at cycle ``t``
-    appears on column ``j``'s drain at ``t + i + j +`` :attr:`drain_latency` (4 for
-    integer PEs, the PE's latency plus one): rows in order, one per cycle. The last
-    steps of consecutive tiles must be at least ``rows`` cycles apart (else two sums of
-    one column would leave in the same cycle). One step per cycle (integer PEs; float PEs: one per :attr:`step_interval` cycles
-    within a tile), no stalls.
+    appears on column ``j``'s drain at ``t +`` :meth:`sum_delay` ``(i, j)``. Not
+    interleaved: ``t + i + j +`` :attr:`drain_latency` (4 for integer PEs, the PE's
+    latency plus one), rows in order, one per cycle; the last steps of consecutive tiles
+    must be at least ``rows`` cycles apart (else two sums of one column would leave in the
+    same cycle). Interleaved (``L`` slots, PE latency ``lat``): ``t + lat + 1 + j`` for row
+    0, straight from the PE, and ``t + lat + 2 + j + i * L`` for row ``i >= 1``, from a
+    buffer of ``L`` sums; so a column emits a group's ``rows * L`` slots (sums of empty
+    slots with ``c_valid`` low) in ``rows * L + 1`` cycles, row after row, slots in
+    order. The last rounds of consecutive groups must be far enough apart that no
+    column emits two slots in one cycle and that ``PE(i, j)``'s buffer is read before
+    it refills (``rows * L - rows + 2`` cycles; :class:`SystolicGemm` takes care of
+    both). One step per cycle (integer PEs and interleaved float PEs; float PEs: one per
+    :attr:`step_interval` cycles within a tile), no stalls.
 
     Resources
     ---------
     ``rows * cols`` :class:`PE` (one multiplier each), skew registers for
     ``rows * (rows - 1) / 2`` A operands, ``cols * (cols - 1) / 2`` B operands and
     ``3 * rows`` flags, and per column a ``rows``-input AND-OR drain multiplexer with its
-    ``acc_width + log2(rows) + 1``-bit output register.
+    ``acc_width + log2(rows) + 1``-bit output register. Interleaved: also a buffer of
+    ``L * acc_width`` flip-flops per PE outside row 0 and two delay lines of
+    ``lat + cols + (rows - 1) * L`` flag bits.
     """
 
     #: cycles from a step's presentation to PE(0, 0)'s sum on column 0's drain
@@ -88,7 +106,7 @@ class SystolicArray(wiring.Component):
     INIT_OFFSET = PE.INIT_OFFSET
 
     def __init__(self, rows, cols, a_width, a_signed, b_width, b_signed, acc_width,
-                 pe_factory=None, *, float_fmt=None):
+                 pe_factory=None, *, float_fmt=None, interleaved=False):
         cls = type(self)
         self._pe_factory = pe_factory
         self.rows = check_width(rows, "rows", cls)
@@ -101,6 +119,13 @@ class SystolicArray(wiring.Component):
          self.step_interval) = self.pe_timing(*self._pe_args, float_fmt)
         #: cycles from a step's presentation to PE(0, 0)'s sum on column 0's drain
         self.drain_latency = self.pe_latency + 1
+        if not isinstance(interleaved, bool):
+            raise TypeError(f"{cls.__name__} interleaved must be a bool, not {interleaved!r}")
+        if interleaved and self.step_interval < 2:
+            raise ValueError(f"{cls.__name__} interleaved needs PEs whose accumulator loop is "
+                             f"at least 2 cycles long (float_fmt), not {self.step_interval}")
+        #: sums in flight per PE, one per slot of a round (1: not interleaved)
+        self.interleave = self.step_interval if interleaved else 1
         super().__init__(self.signature_for(rows, cols, a_width, a_signed, b_width, b_signed,
                                             acc_width))
 
@@ -118,6 +143,19 @@ class SystolicArray(wiring.Component):
                              f"{acc_width} bits")
         lm, la = FloatPE.latencies()
         return 2 + lm + la, 1 + lm, la
+
+    def sum_delay(self, i, j):
+        """Cycles from the presentation of a last step to its sum on column ``j``'s drain
+        output, for ``PE(i, j)`` (the same for every slot of an interleaved round)."""
+        return self.sum_delay_for(self.rows, self.cols, self.pe_latency, self.interleave, i, j)
+
+    @staticmethod
+    def sum_delay_for(rows, cols, pe_latency, interleave, i, j):
+        """:meth:`sum_delay` of an array with these parameters."""
+        if interleave == 1:
+            return pe_latency + 1 + i + j
+        # row 0 drains straight from the PE; row i >= 1 from its buffer, after row i - 1
+        return pe_latency + 1 + j + (i * interleave + 1 if i else 0)
 
     @staticmethod
     def signature_for(rows, cols, a_width, a_signed, b_width, b_signed, acc_width):
@@ -174,6 +212,9 @@ class SystolicArray(wiring.Component):
                     m.d.comb += pe.b_in.eq(delayed(self.b[j], j, f"b{j}"))
                 else:
                     m.d.comb += pe.b_in.eq(pes[i - 1][j].b_out)
+        if self.interleave > 1:
+            self._interleaved_drain(m, pes)
+            return m
         # drain: in a column at most one PE finishes per cycle (rows in order)
         for j in range(Q):
             col = [pes[i][j] for i in range(P)]
@@ -186,3 +227,39 @@ class SystolicArray(wiring.Component):
             ]
             m.d.comb += [self.c_data[j].eq(data), self.c_row[j].eq(row)]
         return m
+
+    def _interleaved_drain(self, m, pes):
+        """Per column: row 0's sums straight from the PE, row ``i >= 1``'s through a shift
+        register of ``L`` sums, read after row ``i - 1``'s (see Latency)."""
+        P, Q, L, lat, w = self.rows, self.cols, self.interleave, self.pe_latency, self.acc_width
+        # (last, valid & last) of the presented steps, delayed; tapped per PE
+        depth = lat + Q + (P - 1) * L + 1
+        last_d, vl_d = [self.last], [self.valid & self.last]
+        for k in range(1, depth):
+            lt, vl = Signal(name=f"last_t{k}"), Signal(name=f"vlast_t{k}")
+            m.d.sync += [lt.eq(last_d[-1]), vl.eq(vl_d[-1])]
+            last_d.append(lt)
+            vl_d.append(vl)
+        for j in range(Q):
+            heads, reads, valids = [], [], []
+            for i in range(P):
+                pe = pes[i][j]
+                rt = self.sum_delay(i, j) - 1  # the cycle the drain reads this PE
+                reads.append(last_d[rt])
+                valids.append(vl_d[rt])
+                if i == 0:
+                    heads.append(pe.c)
+                    continue
+                buf = [Signal(w, name=f"buf_{i}_{j}_{k}", reset_less=True) for k in range(L)]
+                with m.If(last_d[lat + i + j] | last_d[rt]):  # capture or read: shift
+                    m.d.sync += [buf[0].eq(pe.c)] + [buf[k].eq(buf[k - 1])
+                                                      for k in range(1, L)]
+                heads.append(buf[L - 1])
+            data = Signal(w, name=f"drain{j}", reset_less=True)
+            row = Signal.like(self.c_row[j], name=f"drain{j}_row", reset_less=True)
+            m.d.sync += [
+                self.c_valid[j].eq(_or_tree(valids)),
+                data.eq(_or_tree(h & r.replicate(w) for h, r in zip(heads, reads))),
+                row.eq(_or_tree(r.replicate(len(row)) & i for i, r in enumerate(reads))),
+            ]
+            m.d.comb += [self.c_data[j].eq(data), self.c_row[j].eq(row)]

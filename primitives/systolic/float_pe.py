@@ -25,8 +25,12 @@ class FloatPE(wiring.Component):
     The accumulator is the adder's own pipeline: the result of a step is fed straight back
     as the adder's operand :attr:`step_interval` (``= add_latency``) cycles later. The
     steps of one accumulation must therefore be presented exactly :attr:`step_interval`
-    cycles apart (cycles between them are bubbles, ``valid_in`` low); between the last
-    step of one accumulation and the first step of the next any gap is allowed.
+    cycles apart; between the last step of one accumulation and the first step of the
+    next any gap is allowed. The cycles between are bubbles (``valid_in`` low) or, for
+    a step per cycle, the steps of up to ``step_interval - 1`` other accumulations
+    interleaved the same way (cycle ``t`` of a round of ``step_interval`` cycles serving
+    accumulation ``t``): each has its own slot in the adder's pipeline, and ``c``/
+    ``c_valid`` then carry their sums in consecutive cycles.
 
     Parameters
     ----------
@@ -58,7 +62,8 @@ class FloatPE(wiring.Component):
     multiplier at ``t + 1 + mul_latency`` and its sum the adder ``add_latency`` cycles
     later; a last step's sum is on ``c`` (``c_valid`` high) in cycle ``t +``
     :attr:`latency` ``= 2 + mul_latency + add_latency``. One step every
-    :attr:`step_interval` cycles per accumulation; no stalls.
+    :attr:`step_interval` cycles per accumulation (a step per cycle interleaved); no
+    stalls.
 
     Resources
     ---------

@@ -3,7 +3,7 @@ out, like the hardware)."""
 
 import itertools
 
-__all__ = ["value", "pe_sum", "float_pe_sum", "array_model", "gemm_model"]
+__all__ = ["value", "pe_sum", "float_pe_sum", "array_model", "gemm_model", "issue_order"]
 
 
 def value(raw: int, width: int, is_signed: bool) -> int:
@@ -47,9 +47,29 @@ def array_model(A, B, init, acc_width):
                     acc_width) for j in range(cols)] for i in range(rows)]
 
 
+def issue_order(tiles, steps, interleave=1):
+    """The steps of :class:`~primitives.systolic.SystolicGemm` in the order it issues them:
+    per issue cycle (bubbles between tiles or groups left out) ``(tile, step)``, counter
+    tuples, or ``None`` for an empty slot. ``interleave`` ``L > 1``: groups of ``L``
+    consecutive tiles, ``K`` rounds per group, round ``k`` issuing step ``k`` of the
+    group's tiles in order (cycle ``t`` of a group: tile ``t mod L``, step ``t div L``);
+    so every tile's steps stay in order, ``L`` cycles apart."""
+    tl = list(itertools.product(*[range(n) for n in tiles]))
+    sl = list(itertools.product(*[range(n) for n in steps]))
+    out = []
+    for g0 in range(0, len(tl), interleave):
+        group = tl[g0:g0 + interleave]
+        group += [None] * (interleave - len(group))
+        for s in sl:
+            out += [None if t is None else (t, s) for t in group]
+    return out
+
+
 def gemm_model(g, a_mems, b_mems, c_mems):
     """Run :class:`~primitives.systolic.SystolicGemm` ``g`` on memories given as lists of
-    raw words (one list per port); returns the C memories after the run (copies)."""
+    raw words (one list per port); returns the C memories after the run (copies). The
+    result does not depend on the schedule (each sum is accumulated in step order, also
+    when :attr:`~primitives.systolic.SystolicGemm.interleave` tiles are interleaved)."""
     c_out = [list(mem) for mem in c_mems]
     trips = g.tiles + g.steps
     nt = len(g.tiles)

@@ -126,16 +126,26 @@ def _f32(rng, shape):
 
 
 def float_engine_cycles(M, N, K, P, Q, read_latency=1, S=9, L=20):
-    """Start-to-done cycles of a float32 SystolicGemm (C in column banks): a step every
-    S = 9 cycles (the adder's latency), PE latency L = 2 + 9 + 9; plus 2 for the kernel."""
+    """Start-to-done cycles of a float32 SystolicGemm (C in column banks), plus 2 for the
+    kernel. PE latency L = 2 + 9 + 9. Interleaved (more than one tile): groups of S = 9
+    tiles (the adder's latency), a step per cycle, S sums in flight per PE; the last
+    group's sums leave row after row (S per PE, (P - 1) * S + 1 cycles after row 0's).
+    One tile: a step every S cycles, whichever is fewer."""
     tiles = (M // P) * (N // Q)
     period = max(K * S, P)
-    return (tiles - 1) * period + (K - 1) * S + read_latency + P + Q + L + 2 + 2
+    seq = (tiles - 1) * period + (K - 1) * S + read_latency + P + Q + L + 2 + 2
+    groups = -(-tiles // S)
+    gperiod = K * S if groups == 1 else max(K * S, P * S + 1 if P > 1 else S)
+    drain = L + Q + ((P - 1) * S + 1 if P > 1 else 0)
+    il = (groups - 1) * gperiod + K * S + read_latency + drain + 2 + 2
+    return min(seq, il)
 
 
 def test_float32_gemm_bitexact_and_cycles(rng):
     """float32 GEMM on a 4 x 4 grid of FloatPEs: each sum rounded after every product and
-    every addition in k order, as the interpreter does (bit for bit, not numpy's sum)."""
+    every addition in k order, as the interpreter does (bit for bit, not numpy's sum). Its
+    4 tiles run interleaved (5 of the 9 slots of the group empty): 129 cycles, a step
+    every 9 cycles would take 312."""
     M = N = K = 8
     A, B = _f32(rng, (M, K)), _f32(rng, (K, N))
     A[1, :] = -A[1, :]  # a row of opposite signs: cancellations
@@ -143,10 +153,28 @@ def test_float32_gemm_bitexact_and_cycles(rng):
     mod, (_, _, out) = check3(mem_gemm(M, N, K, float32, float32, float32), tiled(4, 4),
                               [A, B, C])
     assert np.allclose(out, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-6)
-    assert mod.last_cycles == float_engine_cycles(M, N, K, 4, 4) == 312
+    assert mod.last_cycles == float_engine_cycles(M, N, K, 4, 4) == 129
     systolic = [lf for lf in mod.design.funcs.values() if isinstance(lf, LoweredSystolic)]
-    assert [(lf.spec.rows, lf.spec.cols, lf.step_interval) for lf in systolic] == [(4, 4, 9)]
+    assert [(lf.spec.rows, lf.spec.cols, lf.step_interval, lf.interleave)
+            for lf in systolic] == [(4, 4, 1, 9)]
     assert "f32 sums" in repr(systolic[0].spec)
+
+
+def test_float32_more_tiles_than_interleaved(rng):
+    """20 tiles on a 2 x 2 grid: 3 groups of 9 interleaved tiles (the last one 2 tiles and
+    7 empty slots), each sum still in k order; subnormals, infinities, NaN and signed
+    zeros among the inputs."""
+    M, N, K = 8, 10, 3
+    A, B = _f32(rng, (M, K)), _f32(rng, (K, N))
+    A[0, 0], A[1, 1], A[2, 2] = np.float32(1e-40), np.inf, np.nan
+    B[0, 3], B[1, 4] = -np.inf, np.float32(-3e-39)
+    A[3, :] = np.float32(2.0 ** 60)  # products and sums near overflow / cancelling
+    B[:, 5] = np.float32(2.0 ** 70)
+    C = np.zeros((M, N), np.float32)
+    mod, _ = check3(mem_gemm(M, N, K, float32, float32, float32), tiled(2, 2), [A, B, C])
+    assert mod.last_cycles == float_engine_cycles(M, N, K, 2, 2) == 118
+    (lf,) = [lf for lf in mod.design.funcs.values() if isinstance(lf, LoweredSystolic)]
+    assert (lf.interleave, lf.period) == (9, 27)
 
 
 def test_float32_scalar_accumulator_nonzero_init(rng):
@@ -497,6 +525,7 @@ def test_float32_design_engine_timing():
 
     dd = lower_design(d.schedule().module)
     (lf,) = [lf for lf in dd.funcs.values() if isinstance(lf, LoweredSystolic)]
-    assert (lf.spec.rows, lf.spec.cols, lf.spec.acc_float, lf.step_interval) == (8, 8, True, 9)
-    assert lf.latency + 2 == float_engine_cycles(32, 32, 32, 8, 8) == 4640
+    assert (lf.spec.rows, lf.spec.cols, lf.spec.acc_float, lf.step_interval,
+            lf.interleave) == (8, 8, True, 1, 9)
+    assert lf.latency + 2 == float_engine_cycles(32, 32, 32, 8, 8) == 673
     assert dd.verilog.count("module allo_pe_f32(") == 1

@@ -131,8 +131,9 @@ def test_array_tiles_back_to_back(P, Q, K, gap):
 # ------------------------------------------------------------------ engine
 
 
-def _engine_run(g, a_mems, b_mems, c_mems, R):
-    """Run ``g`` once against Python memories (read latency R); (C memories, cycles)."""
+def _engine_run(g, a_mems, b_mems, c_mems, R, reads=None):
+    """Run ``g`` once against Python memories (read latency R); (C memories, cycles).
+    ``reads``: a list that gets the (A port 0, B port 0) addresses of every read."""
     got = [list(x) for x in c_mems]
     res = {}
 
@@ -152,6 +153,8 @@ def _engine_run(g, a_mems, b_mems, c_mems, R):
                 assert ctx.get(g.a[i].wen) == 0
             pend.append(([(ctx.get(g.a[i].raddr), ctx.get(g.a[i].ren)) for i in range(g.rows)],
                          [(ctx.get(g.b[j].raddr), ctx.get(g.b[j].ren)) for j in range(g.cols)]))
+            if reads is not None and pend[-1][0][0][1]:
+                reads.append((pend[-1][0][0][0], pend[-1][1][0][0]))
             await ctx.tick()
             cyc += 1
             assert cyc < 10 * g.latency + 100, "no done"
@@ -169,7 +172,7 @@ def _engine_run(g, a_mems, b_mems, c_mems, R):
 
 
 def _gemm_engine(P, Q, M, N, K, *, aw=8, asg=True, bw=8, bsg=True, accw=32, acc_signed=True,
-                 cw=32, R=1, cbank="col", init=0, float_fmt=None):
+                 cw=32, R=1, cbank="col", init=0, float_fmt=None, interleaved=None):
     """C[M, N] = A[M, K] @ B[K, N], A cyclic by rows over P ports (address (r // P) * K + k),
     B cyclic by columns over Q ports (address k * N/Q + c // Q)."""
     TR, TC = M // P, N // Q
@@ -188,7 +191,7 @@ def _gemm_engine(P, Q, M, N, K, *, aw=8, asg=True, bw=8, bsg=True, accw=32, acc_
                         acc_width=accw, acc_signed=acc_signed, c_width=cw, init=init,
                         tiles=(TR, TC), steps=(K,), a_addr=a_addr, b_addr=b_addr,
                         c_banks=OutputBanks(12, banks, strides), read_latency=R,
-                        float_fmt=float_fmt)
+                        float_fmt=float_fmt, interleaved=interleaved)
 
 
 @pytest.mark.parametrize("kw", [
@@ -281,29 +284,89 @@ def _f32_values(rng, n):
     return out
 
 
+def _float_interleaved_latency(P, Q, K, ntiles, R, period, L=9, lat=20):
+    """The interleaved engine's cycles: groups of L tiles, K rounds of L cycles each; the
+    last group's sums leave column Q - 1 after its row P - 1 drained (P * L + 1 cycles)."""
+    groups = -(-ntiles // L)
+    drain = lat + Q + ((P - 1) * L + 1 if P > 1 else 0)
+    return (groups - 1) * period + K * L + R + drain + 2
+
+
 @pytest.mark.parametrize("kw", [
-    dict(P=2, Q=2, M=4, N=4, K=3),
-    dict(P=2, Q=3, M=2, N=6, K=1, R=2),                    # one step per tile: bubbles
+    dict(P=2, Q=2, M=4, N=4, K=3),                          # 4 tiles < L: bubble slots
+    dict(P=2, Q=3, M=2, N=6, K=1, R=2, il=False),          # 2 tiles of 1 step: 38 < 46
+    dict(P=2, Q=3, M=2, N=6, K=1, R=2, interleaved=True),  # (forced)
+    dict(P=2, Q=2, M=8, N=10, K=3),                        # 20 tiles: 3 groups, the last short
+    dict(P=3, Q=2, M=9, N=12, K=4, R=2),                   # 18 tiles: 2 full groups
+    dict(P=4, Q=4, M=8, N=8, K=2),                         # K * L < P * L + 1: gaps
+    dict(P=1, Q=1, M=3, N=4, K=2),
+    dict(P=2, Q=2, M=4, N=8, K=3, cbank="pe"),             # a C port per PE
+    dict(P=2, Q=2, M=4, N=4, K=3, interleaved=False),      # a step every 9 cycles
+    dict(P=2, Q=2, M=2, N=2, K=3),                         # one tile: not interleaved
+    dict(P=4, Q=2, M=8, N=4, K=4, cbank="row"),            # row ports: not interleaved
 ])
 def test_float_engine_matches_model_and_latency(kw):
+    """FloatPE engines against the model (rounding-sensitive values, +-0, subnormals,
+    inf/NaN), exact cycles; interleaved: the reads in the model's issue order."""
     from primitives.float import BINARY32
 
     kw = dict(kw)
     P, Q, M, N, K = (kw.pop(x) for x in "PQMNK")
     R = kw.get("R", 1)
     init = 0x3FC00000  # 1.5
+    want_il = kw.pop("il", None)
     g = _gemm_engine(P, Q, M, N, K, aw=32, asg=False, bw=32, bsg=False, accw=32, cw=32,
-                     R=R, init=init, float_fmt=BINARY32)
-    assert g.step_interval == 9 and g.pe_latency == 2 + 9 + 9
+                     init=init, float_fmt=BINARY32, **kw)
+    assert g.pe_latency == 2 + 9 + 9
+    ntiles = (M // P) * (N // Q)
+    interleaved = kw.get("interleaved", ntiles > 1 and kw.get("cbank") != "row")
+    if want_il is not None:
+        interleaved = want_il
+    assert (g.interleave, g.step_interval) == ((9, 1) if interleaved else (1, 9))
     rng = random.Random(P + 7 * Q + 31 * K)
     a_mems = [_f32_values(rng, M // P * K) for _ in range(P)]
     b_mems = [_f32_values(rng, K * N // Q) for _ in range(Q)]
     c_mems = [[0] * 4096 for _ in range(len(g.c_banks.banks))]
-    got, cycles = _engine_run(g, a_mems, b_mems, c_mems, R)
+    reads = []
+    got, cycles = _engine_run(g, a_mems, b_mems, c_mems, R, reads)
     assert got == model.gemm_model(g, a_mems, b_mems, c_mems)
-    ntiles = (M // P) * (N // Q)
-    assert g.period == max(K * 9, P)
-    assert cycles == g.latency == (ntiles - 1) * g.period + (K - 1) * 9 + R + P + Q + 20 + 2
+    order = [x for x in model.issue_order(g.tiles, g.steps, g.interleave) if x]
+    assert reads == [(sum(s * c for s, c in zip(g.a_addr.strides, t + k)),
+                      sum(s * c for s, c in zip(g.b_addr.strides, t + k))) for t, k in order]
+    if not interleaved:
+        assert g.period == max(K * 9, P)
+        assert cycles == g.latency == (ntiles - 1) * g.period + (K - 1) * 9 + R + P + Q + 22
+        return
+    # a group every K * L cycles, unless a column's drain (P * L + 1 sums' slots) needs more
+    assert g.period == (K * 9 if ntiles <= 9 else max(K * 9, P * 9 + 1 if P > 1 else 9))
+    assert cycles == g.latency == _float_interleaved_latency(P, Q, K, ntiles, R, g.period)
+
+
+def test_float_engine_schedule_choice():
+    from primitives.float import BINARY32
+
+    kw = dict(aw=32, asg=False, bw=32, bsg=False, accw=32, cw=32, float_fmt=BINARY32)
+    # 8 x 8 x 8 on 4 x 4 (4 tiles): 127 cycles interleaved, 310 a step every 9 cycles
+    assert _gemm_engine(4, 4, 8, 8, 8, **kw).latency == 127
+    assert _gemm_engine(4, 4, 8, 8, 8, interleaved=False, **kw).latency == 310
+    # one tile: the interleaved drain would only add cycles (forced: it works, slower)
+    assert _gemm_engine(4, 4, 4, 4, 8, **kw).interleave == 1
+    assert _gemm_engine(4, 4, 4, 4, 8, interleaved=True, **kw).interleave == 9
+    with pytest.raises(ValueError, match="C port 0 receives two sums in one cycle with 9 "
+                                         "interleaved tiles"):
+        _gemm_engine(4, 2, 8, 4, 4, cbank="row", interleaved=True, **kw)
+    with pytest.raises(ValueError, match=r"SystolicGemm interleaved needs PEs of "
+                                         r"step_interval >= 2 \(float_fmt\), not 1"):
+        _gemm_engine(2, 2, 4, 4, 4, interleaved=True)
+    with pytest.raises(TypeError, match="SystolicGemm interleaved must be None or a bool, "
+                                        "not 1"):
+        _gemm_engine(2, 2, 4, 4, 4, interleaved=1)
+    with pytest.raises(ValueError, match="SystolicArray interleaved needs PEs whose "
+                                         "accumulator loop is at least 2 cycles long"):
+        SystolicArray(2, 2, 8, True, 8, True, 16, interleaved=True)
+    assert model.issue_order((3,), (2,), 2) == [((0,), (0,)), ((1,), (0,)), ((0,), (1,)),
+                                                ((1,), (1,)), ((2,), (0,)), None,
+                                                ((2,), (1,)), None]
 
 
 def test_float_pe_errors_and_model():
