@@ -462,12 +462,8 @@ class SystolicGemm(wiring.Component):
         round_last = _all(s_max)  # the group's last round (its tiles' last steps)
         slot_last = slot == L - 1
 
-        def tile_part(strides, n, width):  # address part of flat tile n (counters outer first)
-            idx, rest = [], n
-            for t in reversed(self.tiles):
-                idx.append(rest % t)
-                rest //= t
-            return _mod(sum(s * c for s, c in zip(strides, reversed(idx))), width)
+        def tile_part(strides, n, width):  # address part of flat tile n
+            return _mod(sum(s * c for s, c in zip(strides, _unravel(n, self.tiles))), width)
 
         def incr(levels_max, strides, trips, width):
             deltas, wrap = _deltas(strides, trips)
@@ -498,11 +494,7 @@ class SystolicGemm(wiring.Component):
                              rc.eq(tile_part(self.c_banks.strides, k, cw) if ok else 0),
                              rok.eq(ok)]
             ok = L < self.ntiles
-            idx, rest = [], L
-            for t in reversed(self.tiles):
-                idx.append(rest % t)
-                rest //= t
-            m.d.sync += [c.eq(x if ok else 0) for c, x in zip(tcnt, reversed(idx))]
+            m.d.sync += [c.eq(x if ok else 0) for c, x in zip(tcnt, _unravel(L, self.tiles))]
             m.d.sync += [c.eq(0) for c in scnt]
             m.d.sync += [it_a.eq(tile_part(a_ts, L, aw) if ok else 0),
                          it_b.eq(tile_part(b_ts, L, bw) if ok else 0),
@@ -614,6 +606,15 @@ def _interleaved_timing(P, Q, K, ntiles, banks, R, pe_latency, L):
         while any(len({t % period for t in times}) != len(times) for times in ports + cols):
             period += 1
     return period, ((groups - 1) * period + K * L + R + delay(P - 1, Q - 1) + 2)
+
+
+def _unravel(n, trips):
+    """The counters (outer first) of the ``n``-th iteration of nested loops of ``trips``."""
+    out = []
+    for t in reversed(trips):
+        out.append(n % t)
+        n //= t
+    return tuple(reversed(out))
 
 
 def _deltas(strides, trips):
