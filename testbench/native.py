@@ -99,6 +99,16 @@ _VERILATOR_FLAGS = ("--cc", "--exe", "-O3", "--x-assign", "0", "--x-initial", "0
 _MAKE_OPT = ("OPT_FAST=-O2", "OPT_GLOBAL=-O2", "CFG_CXXFLAGS_PCH_I=-include")
 
 
+def make_opt() -> tuple[str, ...]:
+    """The make variables of a build. ``ALLO_RTL_CXX_OPT`` (e.g. ``-O0``) overrides the C++
+    optimisation level: the test suite uses a cheaper one (compiling the Verilated model is
+    most of a build; its short simulations do not need the fastest code)."""
+    opt = os.environ.get("ALLO_RTL_CXX_OPT", "").strip()
+    if not opt:
+        return _MAKE_OPT
+    return (f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}", *_MAKE_OPT[2:])
+
+
 @dataclass(frozen=True)
 class NativeBuild:
     """A compiled harness executable for one design.
@@ -163,7 +173,7 @@ def _env_flags() -> dict[str, str]:
 
 def _runtime_key(trace: str | None) -> str:
     tool, cxx = find_verilator(), find_cxx()
-    return _cache.content_key("native-runtime", tool.root, tool.version, cxx.argv, cxx.version, _MAKE_OPT,
+    return _cache.content_key("native-runtime", tool.root, tool.version, cxx.argv, cxx.version, make_opt(),
                               _env_flags(), trace)
 
 
@@ -270,7 +280,7 @@ def build(
     tool, cxx, make = find_verilator(), find_cxx(), find_make()
     root = (Path(cache_dir) if cache_dir is not None else _cache.cache_root() / "verilator").resolve()
     key = _cache.content_key("native", HARNESS_VERSION, verilog, spec.to_json(), tool.root, tool.version,
-                             cxx.argv, cxx.version, _VERILATOR_FLAGS, _MAKE_OPT, fmt, _env_flags())
+                             cxx.argv, cxx.version, _VERILATOR_FLAGS, make_opt(), fmt, _env_flags())
     entry = root / key
     exe = entry / _EXE_NAME
     if exe.is_file():
@@ -329,7 +339,7 @@ def _build_into(tmp: Path, verilog: str, spec: DesignSpec, trace: str | None, ro
     have_runtime = _runtime.restore(runtime, obj, prefix)
 
     n_jobs = jobs if jobs is not None else min(4, os.cpu_count() or 1)
-    make_cmd = [*make_argv, "-C", str(obj), "-f", f"{prefix}.mk", f"-j{n_jobs}", *_MAKE_OPT,
+    make_cmd = [*make_argv, "-C", str(obj), "-f", f"{prefix}.mk", f"-j{n_jobs}", *make_opt(),
                 f"CXX={' '.join(cxx_argv)}", f"LINK={' '.join(cxx_argv)}", f"PYTHON3={sys.executable}",
                 "USER_LDLIBS=-pthread"]
     if trace == "fst":

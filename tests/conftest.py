@@ -10,6 +10,10 @@ import pytest
 # Run the IR verifier after the frontend, every schedule primitive and the lowering's
 # preparation passes (allo_rtl/ir/verify.py).
 os.environ.setdefault("ALLO_RTL_VERIFY", "1")
+# Compile the Verilated models of the tests without C++ optimisation: compiling is most of
+# a Verilator build (about half the time of -O2), and the tests' simulations are short.
+# Builds for users and the benchmark keep -O2 (testbench/native.py: make_opt).
+os.environ.setdefault("ALLO_RTL_CXX_OPT", "-O0")
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def build_bare(verilog: str, spec, *, cache_dir: str | os.PathLike[str] | None =
     root = (Path(cache_dir) if cache_dir is not None else _cache.cache_root() / "verilator").resolve()
     main_cpp = _BARE_MAIN.format(top=SHIM_TOP, setup="")
     key = _cache.content_key("bench-bare", BARE_VERSION, verilog, spec.to_json(), main_cpp, tool.root,
-                             tool.version, cxx.argv, cxx.version, native._VERILATOR_FLAGS, native._MAKE_OPT,
+                             tool.version, cxx.argv, cxx.version, native._VERILATOR_FLAGS, native.make_opt(),
                              native._env_flags())
     entry = root / f"bare-{key}"
     exe = entry / "bare"
@@ -211,7 +211,7 @@ def build_bare(verilog: str, spec, *, cache_dir: str | os.PathLike[str] | None =
                 raise BuildError(f"verilator failed for the bare loop of {spec.top}:\n{log_tail(proc.stdout)}")
             native._runtime.restore(root / f"runtime-{native._runtime_key(None)}", obj, prefix)
             jobs = min(4, os.cpu_count() or 1)
-            proc = run_command([*make.argv, "-C", str(obj), "-f", f"{prefix}.mk", f"-j{jobs}", *native._MAKE_OPT,
+            proc = run_command([*make.argv, "-C", str(obj), "-f", f"{prefix}.mk", f"-j{jobs}", *native.make_opt(),
                                 f"CXX={' '.join(cxx.argv)}", f"LINK={' '.join(cxx.argv)}",
                                 f"PYTHON3={sys.executable}", "USER_LDLIBS=-pthread"], cwd=obj, env=env)
             if proc.returncode != 0 or not (obj / "bare").is_file():
