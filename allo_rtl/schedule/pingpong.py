@@ -71,7 +71,7 @@ class _Array:
     type: object
     shape: tuple
     decl: object = None  # the Decl when the body (or a promotable outer Decl) declares it
-    users: list = field(default_factory=list)  # [(call index, arg, reads, writes)]
+    users: list = field(default_factory=list)  # [(call index, arg, param, reads, writes)]
     local: bool = False  # declared in the body
     pingpong: bool = False
     fill: bool = False  # the producer re-initialises it each iteration
@@ -123,10 +123,8 @@ class _Planner:
     def plan(self):
         outer = self._outer_arrays()
         self._outline_loops(outer)
-        decls = {}
         for s in self.body:
             if isinstance(s, Decl) and s.shape:
-                decls[s.name] = s
                 self.arrays[s.name] = _Array(s.name, s.type, tuple(s.shape), s, local=True)
             elif isinstance(s, StreamDecl):
                 if self.loop is not None:
@@ -157,7 +155,7 @@ class _Planner:
         for i, c in enumerate(self.calls):
             self._check_call(i, c, acc, outer)
         for a in self.arrays.values():
-            self._classify(a, outer)
+            self._classify(a)
         if self.loop is not None:
             inside = set(map(id, walk_stmts(self.loop.body)))
             for s in walk_stmts(self.f.body):
@@ -275,7 +273,7 @@ class _Planner:
                       f"only use {ok}", _loc_of(e, c),
                       f"compute {name!r} inside {c.callee}, or pass it in a one-element array")
 
-    def _classify(self, a: _Array, outer):
+    def _classify(self, a: _Array):
         if not a.users:  # declared in the body, used by nothing: drop it
             return
         writers = [u for u in a.users if u[4]]
