@@ -32,7 +32,8 @@ from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir.access import array_accesses
-from ..ir.nodes import BufRef, CallStmt, Decl, Function, Module as IRModule, StreamDecl, StreamRef
+from ..ir.nodes import (BufRef, CallStmt, Decl, Function, Module as IRModule, StreamDecl,
+                        StreamRef, Var)
 from . import ops
 from .kernel import MEMORY_ATTRS, BufInfo, MemPortSignature, _or_mux, _or_tree, port_name
 
@@ -80,6 +81,9 @@ class LoweredRegion:
         if self.holdable:
             members["hold"] = In(1)
         for p in self.f.params:
+            if not p.is_tensor:  # a scalar (a region made by s.dataflow(loop)): to the kernels
+                members[port_name(p.name)] = In(ops.shape_of(p.type))
+                continue
             b = self.bufs[p.name]
             members[port_name(p.name)] = Out(MemPortSignature(b.aw, p.type.bits))
         if self.fifo_names:
@@ -125,6 +129,16 @@ class RegionComponent(wiring.Component):
         m.d.comb += self.done.eq(busy & all_done)
         for inst in insts:
             m.d.comb += inst.start.eq(self.start & ~busy)
+        # scalar arguments: the region's scalar inputs or constants, read by every kernel at
+        # its start (the cycle the region starts)
+        for k, c in enumerate(lr.kernel_calls):
+            callee = lr.funcs[c.callee]
+            for a, p in zip(c.args, callee.f.params):
+                if isinstance(a, (BufRef, StreamRef)):
+                    continue
+                value = (getattr(self, port_name(a.name)) if isinstance(a, Var)
+                         else ops.const(a.value, a.type))
+                m.d.comb += getattr(insts[k], port_name(p.name)).eq(ops.fit(value, p.type))
         with m.If(self.start & ~busy):
             m.d.sync += busy.eq(1)
             m.d.sync += [f.eq(0) for f in fin]

@@ -24,7 +24,7 @@ writes a bank for the third time. The tokens are ordinary streams, so the
 interpreter and the RTL (FIFOs, freeze on a blocked get) run the same program.
 
 A top-level loop nest of the body is first outlined into a function of its own
-(``<F>_<band>``, taking the arrays, streams and loop variable it uses), as an HLS
+(``<F>_<band>``, taking the arrays, streams and scalars it uses), as an HLS
 dataflow process would be, and is a stage like a call. The transformation keeps the
 program's meaning, which needs:
 
@@ -34,8 +34,9 @@ program's meaning, which needs:
   producer), written by its first user only and read by the later ones;
 * an array of the function that one stage writes is used by no other stage
   (they run at the same time: the reader could see old or new values);
-* call arguments other than arrays and streams use only the loop variable
-  and constants.
+* call arguments other than arrays and streams use only constants, the loop
+  variable and (for a loop) scalars of the function, which stay constant while
+  the loop runs: they become scalar inputs of the region and of its stages.
 
 A body-declared buffer is re-initialised (zero, or its initial value) by the
 producer at every iteration unless the producer provably writes every element
@@ -101,6 +102,9 @@ class _Planner:
         self.body = list(body)
         self.trip = self._trip() if loop is not None else 1
         self.allowed_vars = {loop.var} if loop is not None else set()
+        # scalars of the function used by the loop body (constant while the loop runs: the
+        # body only calls): parameters of the region and of the stages that use them
+        self.scalars: dict = {}
         self.calls: list = []
         self.arrays: dict = {}
         self.streams: list = []  # StreamDecls moved into the region
@@ -208,7 +212,8 @@ class _Planner:
                 elif kind == "stream" and name in streams:
                     params.append(Param(name, streams[name], (), None, s.loc))
                     args.append(StreamRef(name, s.loc))
-                elif kind == "var" and name in self.allowed_vars:
+                elif kind == "var" and (name in self.allowed_vars
+                                        or self._outer_scalar(name, node.type)):
                     params.append(Param(name, node.type, (), None, s.loc))
                     args.append(Var(name, node.type, s.loc))
                 else:
@@ -264,8 +269,16 @@ class _Planner:
                 continue
             self._check_scalar(a, c, f"argument {p.name!r} of {c.callee}")
 
+    def _outer_scalar(self, name, t) -> bool:
+        """Record ``name``, a scalar of the function, as an input of the region (loops only)."""
+        if self.loop is None or name in self.arrays:
+            return False
+        self.scalars.setdefault(name, t)
+        return True
+
     def _check_scalar(self, e: Expr, c, what):
-        bad = _vars(e) - self.allowed_vars
+        bad = {x.name for x in walk_exprs(e) if isinstance(x, Var)
+               and x.name not in self.allowed_vars and not self._outer_scalar(x.name, x.type)}
         if bad:
             name = sorted(bad)[0]
             ok = f"the loop variable {self.loop.var!r} and constants" if self.loop else "constants"
@@ -377,17 +390,16 @@ class _Planner:
                 body.append(CallStmt(c.callee, list(c.args), [], c.loc))
                 continue
             stages.append(stage)
-            args = [BufRef(p.name, (), c.loc) if not p.is_stream else StreamRef(p.name, c.loc)
-                    for p in stage.params]
-            body.append(CallStmt(stage.name, args, [], c.loc))
+            body.append(CallStmt(stage.name, _args(stage.params, c.loc), [], c.loc))
         params = []
         for n in ext:
             a = self.arrays[n]
             params.append(Param(n, a.type, a.shape, None, a.decl.loc if a.decl else None))
+        params += [Param(n, t, (), None, self.loop.loc) for n, t in self.scalars.items()]
         if self.loop is None:
             params = [Param(p.name, p.type, p.shape, p.memory, p.loc) for p in self.f.params]
         region = Function(region_name, params, [], body, self.f.loc, {"dataflow": True})
-        return region, stages, [p.name for p in params]
+        return region, stages, params
 
     def _stage(self, i, c, pp, banks, tokens, used, region_name):
         """The kernel running call ``i`` (None: the call itself can be the kernel)."""
@@ -409,6 +421,15 @@ class _Planner:
                 seen.add(a.stream)
                 p = callee.params[c.args.index(a)]
                 params.append(Param(a.stream, p.type, (), None, loc))
+        used_vars = set()
+        for a in c.args:
+            for e in (a.prefix if isinstance(a, BufRef) else () if isinstance(a, StreamRef)
+                      else (a,)):
+                used_vars |= _vars(e)
+        for a in mine:
+            if a.fill and a.users[0][0] == i and isinstance(a.decl.init, Expr):
+                used_vars |= _vars(a.decl.init)
+        params += [Param(n, t, (), None, loc) for n, t in self.scalars.items() if n in used_vars]
         # the iteration counter: the loop variable itself when the loop counts 0, 1, ...
         # (a narrow register, see lower.kernel._loop_counter_bits), else a loop of its own
         lp = self.loop
@@ -485,6 +506,12 @@ class _Planner:
         return out
 
 
+def _args(params: list, loc) -> list:
+    """The arguments passing the caller's own ``params`` (same names) to a callee."""
+    return [StreamRef(p.name, loc) if p.is_stream else BufRef(p.name, (), loc) if p.is_tensor
+            else Var(p.name, p.type, loc) for p in params]
+
+
 def _free_names(s, local: set):
     """``(name, "array" | "stream" | "var", node)`` for what statement ``s`` uses from
     outside: arrays it loads, stores or passes, streams, and variables not in ``local``."""
@@ -547,7 +574,7 @@ def dataflow_loop(module: Module, f: Function, loop: For, loc: Loc | None) -> st
     region, stages, args = planner.build(name)
     _insert_before(module, f.name, planner.outlined + stages + [region])
     parent, i = find_parent(f.body, loop)
-    parent[i] = CallStmt(name, [BufRef(a, (), loop.loc) for a in args], [], loop.loc)
+    parent[i] = CallStmt(name, _args(args, loop.loc), [], loop.loc)
     promoted = {a.decl for a in planner.arrays.values() if a.pingpong and a.decl is not None
                 and not any(a.decl is s for s in loop.body)}
     moved = {id(s) for s in planner.streams}
