@@ -25,32 +25,38 @@ interpreter and the RTL (FIFOs, freeze on a blocked get) run the same program.
 
 A top-level loop nest of the body is first outlined into a function of its own
 (``<F>_<band>``, taking the arrays, streams and scalars it uses), as an HLS
-dataflow process would be, and is a stage like a call. The transformation keeps the
-program's meaning, which needs:
+dataflow process would be, and is a stage like a call.
 
-* the body holds only array declarations, calls and loop nests (no scalar code);
-* every array passed between stages is declared in the body (or declared by
-  the function, used only by these calls, and entirely overwritten by its
-  producer), written by its first user only and read by the later ones;
-* an array of the function that one stage writes is used by no other stage
-  (they run at the same time: the reader could see old or new values);
-* call arguments other than arrays and streams use only constants, the loop
-  variable and (for a loop) scalars of the function, which stay constant while
-  the loop runs: they become scalar inputs of the region and of its stages.
+Ping-pong buffers are for arrays declared in the body (or declared by the
+function, used only by these calls and entirely overwritten by their producer)
+that are written by their first user only and read by the later ones. Every
+other array passed between stages (two writers, read before written, an array
+parameter written by one stage and read by another, values carried from one
+iteration to the next) is shared by its users **taking turns**: a ring of
+one-token streams lets each user run only after the previous one (in program
+order, the first user of iteration ``it`` after the last user of ``it - 1``), so
+the program's meaning is kept but those stages do not overlap (an
+:class:`AlloWarning` says so). All waits point to an earlier (iteration, stage),
+so the region cannot deadlock.
 
-A body-declared buffer is re-initialised (zero, or its initial value) by the
-producer at every iteration unless the producer provably writes every element
-before reading any (:func:`~allo_rtl.ir.access.body_overwrites`).
+The body may hold only array declarations, calls and loop nests (no scalar
+code); call arguments other than arrays and streams use only constants, the
+loop variable and (for a loop) scalars of the function, which stay constant
+while the loop runs: they become scalar inputs of the region and of its
+stages. A body-declared buffer is re-initialised (zero, or its initial value)
+by its first user at every iteration unless that user provably writes every
+element before reading any (:func:`~allo_rtl.ir.access.body_overwrites`).
 Anything else is an :class:`AlloError` at the kernel line, with what to do.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AlloError, Loc
+from ..errors import AlloError, AlloWarning, Loc
 from ..ir.access import array_accesses, body_overwrites, mentions
 from ..ir.nodes import (Assign, BinOp, BufRef, CallStmt, Const, Decl, Expr, For, Function, If,
                         Load, Module, Param, Return, Store, StreamDecl, StreamGet, StreamPut,
@@ -74,8 +80,9 @@ class _Array:
     decl: object = None  # the Decl when the body (or a promotable outer Decl) declares it
     users: list = field(default_factory=list)  # [(call index, arg, param, reads, writes)]
     local: bool = False  # declared in the body
-    pingpong: bool = False
+    pingpong: bool = False  # a buffer of the region (one or two banks)
     fill: bool = False  # the producer re-initialises it each iteration
+    ring: list = field(default_factory=list)  # call indices taking turns on it, if any
 
 
 def _vars(e) -> set:
@@ -300,36 +307,29 @@ class _Planner:
             return
         first = a.users[0]
         later = [u for u in a.users if u[0] != first[0]]
-        name = lambda u: self.calls[u[0]].callee  # noqa: E731
-        if not first[4]:
-            w = writers[0]
-            self.fail(f"array {a.name!r} is read by {name(first)} before {name(w)} writes it; "
-                      "the calls run concurrently", self.calls[w[0]],
-                      "the first call that uses an array passed between stages must write it")
-        if any(u[4] for u in later):
-            u = next(u for u in later if u[4])
-            self.fail(f"array {a.name!r} is written by {name(first)} and by {name(u)}; the "
-                      "calls run concurrently", self.calls[u[0]], "give each stage its own "
-                      "output array (a ping-pong buffer has one producer and read-only "
-                      "consumers)")
+        if first[4] and not any(u[4] for u in later):
+            if a.local:  # one producer, read-only consumers: a ping-pong buffer
+                a.pingpong = True
+                self._fill(a, first)
+                return
+            # an array of the function passed between stages: a ping-pong buffer only when
+            # nothing else sees it and the producer overwrites it (old values are never read)
+            if (a.decl is not None and self.loop is not None
+                    and not self._used_outside(a.name)
+                    and all(not u[1].prefix for u in a.users if u[0] == first[0])
+                    and self._overwritten(first)):
+                a.pingpong, a.local = True, True
+                return
+        # anything else: the users take turns (see _ring); correct, but they do not overlap
+        a.ring = sorted(calls)
         if a.local:
-            a.pingpong = True
+            a.pingpong = True  # a buffer of the region (one bank: the users take turns)
             self._fill(a, first)
-            return
-        # an array of the function passed between stages: a ping-pong buffer only when
-        # nothing else sees it and the producer overwrites it (old values are never read)
-        decl = a.decl
-        ok = (decl is not None and self.loop is not None
-              and not self._used_outside(a.name)
-              and all(not u[1].prefix for u in a.users if u[0] == first[0])
-              and self._overwritten(first))
-        if not ok:
-            self.fail(f"array {a.name!r} of {self.f.name} is written by {name(first)} and used "
-                      f"by {name(later[0])}; the calls run concurrently, so "
-                      f"{name(later[0])} could see old or new values", self.calls[later[0][0]],
-                      f"declare the array {'inside the loop body' if self.loop else 'in ' + self.f.name} "
-                      "(a ping-pong buffer between the stages), or stream it with s.to")
-        a.pingpong, a.local = True, True
+        names = ", ".join(self.calls[k].callee for k in a.ring)
+        warnings.warn(AlloWarning(
+            f"{self.calls[later[0][0]].loc or self.loc}: {self.what}: {names} take turns on "
+            f"array {a.name!r} (it is not one producer followed by readers, so it cannot be "
+            "double-buffered): these stages do not overlap"), stacklevel=4)
 
     def _used_outside(self, name) -> bool:
         """Is array ``name`` accessed by a statement of the function outside the loop?"""
@@ -365,9 +365,16 @@ class _Planner:
         """(region Function, stage Functions, [array names passed from the caller])."""
         used = set(self.funcs) | {region_name}
         names = {s.name for s in self.streams} | set(self.arrays)
-        pp = [a for a in self.arrays.values() if a.pingpong and a.users]
+        pp = [a for a in self.arrays.values() if a.pingpong and a.users and not a.ring]
         banks = {}
         tokens = {}  # (array, consumer call) -> (full, free)
+        turns = {}  # array -> ([stream from its k-th user to the next], stream back or None)
+        for a in self.arrays.values():
+            if a.ring:
+                banks[a.name] = 1
+                edges = [fresh_name(names, f"{a.name}_turn{k}") for k in a.ring[1:]]
+                back = fresh_name(names, f"{a.name}_turn{a.ring[0]}") if self.trip > 1 else None
+                turns[a.name] = (edges, back)
         for a in pp:
             consumers = sorted({u[0] for u in a.users} - {a.users[0][0]})
             banks[a.name] = 2 if self.trip > 1 and consumers else 1
@@ -379,13 +386,17 @@ class _Planner:
         for (arr, c), (full, free) in tokens.items():
             t = Stream(_TOKEN, (), banks[arr])
             body += [StreamDecl(full, t, self.loc), StreamDecl(free, t, self.loc)]
-        for a in pp:
-            shape = ((2,) if banks[a.name] == 2 else ()) + a.shape
-            body.append(Decl(a.name, a.type, shape, loc=a.decl.loc))
+        for edges, back in turns.values():
+            body += [StreamDecl(e, Stream(_TOKEN, (), 1), self.loc)
+                     for e in edges + ([back] if back else [])]
+        for a in self.arrays.values():
+            if a.pingpong and a.users:
+                shape = ((2,) if banks[a.name] == 2 else ()) + a.shape
+                body.append(Decl(a.name, a.type, shape, loc=a.decl.loc))
         ext = [n for n, a in self.arrays.items() if a.users and not a.pingpong]
         stages = []
         for i, c in enumerate(self.calls):
-            stage = self._stage(i, c, pp, banks, tokens, used, region_name)
+            stage = self._stage(i, c, pp, banks, tokens, turns, used, region_name)
             if stage is None:
                 body.append(CallStmt(c.callee, list(c.args), [], c.loc))
                 continue
@@ -401,13 +412,14 @@ class _Planner:
         region = Function(region_name, params, [], body, self.f.loc, {"dataflow": True})
         return region, stages, params
 
-    def _stage(self, i, c, pp, banks, tokens, used, region_name):
+    def _stage(self, i, c, pp, banks, tokens, turns, used, region_name):
         """The kernel running call ``i`` (None: the call itself can be the kernel)."""
         callee = self.funcs[c.callee]
         mine = [a for a in pp if any(u[0] == i for u in a.users)]
+        rings = [a for a in self.arrays.values() if i in a.ring]
         scalars = any(not isinstance(a, (BufRef, StreamRef)) for a in c.args)
         prefixes = any(isinstance(a, BufRef) and a.prefix for a in c.args)
-        if self.loop is None and not mine and not scalars and not prefixes:
+        if self.loop is None and not mine and not rings and not scalars and not prefixes:
             return None
         loc = c.loc
         params, seen = [], set()
@@ -426,7 +438,7 @@ class _Planner:
             for e in (a.prefix if isinstance(a, BufRef) else () if isinstance(a, StreamRef)
                       else (a,)):
                 used_vars |= _vars(e)
-        for a in mine:
+        for a in mine + rings:
             if a.fill and a.users[0][0] == i and isinstance(a.decl.init, Expr):
                 used_vars |= _vars(a.decl.init)
         params += [Param(n, t, (), None, loc) for n, t in self.scalars.items() if n in used_vars]
@@ -462,6 +474,26 @@ class _Planner:
                     after.append(If(BinOp("lt", Var(it, ity, loc),
                                           Const(self.trip - banks[a.name], ity), _TOKEN, loc),
                                     [StreamPut(free, Const(1, _TOKEN), loc)], [], loc))
+        for a in rings:  # the users take turns: wait for the previous one, then pass on
+            edges, back = turns[a.name]
+            k, token = a.ring.index(i), Stream(_TOKEN, (), 1)
+            if k > 0:
+                params.append(Param(edges[k - 1], token, (), None, loc))
+                before.append(StreamGet(edges[k - 1], None, loc))
+            elif back is not None:
+                params.append(Param(back, token, (), None, loc))
+                before.append(If(BinOp("ge", Var(it, ity, loc), Const(1, ity), _TOKEN, loc),
+                                 [StreamGet(back, None, loc)], [], loc))
+            if k == 0 and a.fill:
+                before += self._fill_loops(a, None, loc)
+            if k < len(edges):
+                params.append(Param(edges[k], token, (), None, loc))
+                after.append(StreamPut(edges[k], Const(1, _TOKEN), loc))
+            elif back is not None:
+                params.append(Param(back, token, (), None, loc))
+                after.append(If(BinOp("lt", Var(it, ity, loc), Const(self.trip - 1, ity),
+                                      _TOKEN, loc), [StreamPut(back, Const(1, _TOKEN), loc)],
+                                [], loc))
         args = []
         for a in c.args:
             if isinstance(a, BufRef) and banks.get(a.buf) == 2:
