@@ -274,15 +274,18 @@ class FunctionBuilder(StreamOps):
         self.bodies[-1].append(stmt)
 
     @contextmanager
-    def block(self, body: list):
+    def block(self, body: list, scope: bool = True):
+        """Emit into ``body``; ``scope=False`` keeps declarations in the enclosing scope."""
         self.bodies.append(body)
-        self.scopes.append({})
+        if scope:
+            self.scopes.append({})
         self.meta_state.append(None)
         try:
             yield
         finally:
             self.meta_state.pop()
-            self.scopes.pop()
+            if scope:
+                self.scopes.pop()
             self.bodies.pop()
 
     def lookup(self, name):
@@ -948,8 +951,10 @@ class FunctionBuilder(StreamOps):
                 cond = self.meta_cond(call.args[0])
             take = cond and not taken_before
             if take:
+                # a taken branch is spliced into the enclosing block: what it declares
+                # stays visible after the meta_if chain, as in Allo (no Python scope)
                 body: list = []
-                with self.block(body):
+                with self.block(body, scope=False):
                     for s in node.body:
                         self.stmt(s)
                 self.bodies[-1].extend(body)

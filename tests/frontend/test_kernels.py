@@ -616,6 +616,23 @@ def test_meta_if_elif_else_and_meta_for():
     np.testing.assert_array_equal(sim(k)(np.full(4, 3, np.int32)), [0, 3, 6, 9])
 
 
+@pytest.mark.parametrize("FIRST", [True, False])
+def test_a_variable_declared_in_a_meta_if_branch_is_visible_after_it(FIRST):
+    # meta_if is resolved at compile time: the taken branch is part of the enclosing block
+    def k(A: int32[4]) -> int32[4]:
+        with allo.meta_if(FIRST):
+            base: int32 = 10
+        with allo.meta_else():
+            base: int32 = A[0]
+        B: int32[4] = 0
+        for i in range(4):
+            B[i] = A[i] + base
+        return B
+
+    A = np.arange(1, 5, dtype=np.int32)
+    np.testing.assert_array_equal(sim(k)(A), A + (10 if FIRST else 1))
+
+
 # ------------------------------------------------------------------ templates
 
 
