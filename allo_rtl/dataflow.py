@@ -41,7 +41,7 @@ import functools
 
 from .errors import AlloError
 
-__all__ = ["region", "kernel", "get_pid", "customize", "build", "Region"]
+__all__ = ["region", "kernel", "get_pid", "pipe", "array", "customize", "build", "Region"]
 
 #: ``df.build`` targets besides allo_rtl's own: Allo's CPU simulation runs on the interpreter
 _TARGET_ALIASES = {"simulator": "sim"}
@@ -53,6 +53,26 @@ def get_pid():
     compile time); calling it from Python is an error."""
     raise AlloError("df.get_pid() is only valid inside a @df.kernel of a dataflow region",
                     hint="kernels are compiled from source; build the region with df.build")
+
+
+def pipe(dtype, shape=(), depth=2):
+    """Allo's older stream declaration in a region body, ``q = df.pipe(dtype=int32,
+    shape=(), depth=4)``: the same as the annotation ``q: Stream[int32, 4]``
+    (``shape`` non-empty: a stream of ``dtype[shape]`` blocks)."""
+    from .ir.types import Stream
+
+    return Stream(dtype, tuple(shape), depth)
+
+
+def array(element, shape):
+    """``df.array(df.pipe(...), shape=(P0, P1))``: an array of streams, the same as
+    ``Stream[T, depth][P0, P1]``."""
+    from .ir.types import Stream
+
+    if not isinstance(element, Stream):
+        raise AlloError(f"df.array takes a df.pipe(...), not {element!r}",
+                        hint="declare an array of streams as q: Stream[T, depth][P0, P1]")
+    return element[tuple(shape)]
 
 
 def kernel(mapping=None, args=None):

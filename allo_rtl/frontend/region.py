@@ -86,7 +86,9 @@ class RegionBuilder(FunctionBuilder):
                                              and isinstance(st.value, ast.Constant)):
                 continue
             if isinstance(st, ast.AnnAssign):
-                self.region_stream(st)
+                self.region_stream(st, st.target, st.annotation)
+            elif self._is_pipe_assign(st):  # q = df.pipe(...) / df.array(df.pipe(...), ...)
+                self.region_stream(st, st.targets[0], st.value)
             elif isinstance(st, ast.FunctionDef):
                 kernels.append((st,) + self.kernel_options(st))
             else:
@@ -120,16 +122,26 @@ class RegionBuilder(FunctionBuilder):
         self.declare(name, Sym("tensor", irname, dtype, shape))
         return Param(irname, dtype, shape, None, self.loc(node))
 
-    def region_stream(self, st):
-        if not isinstance(st.target, ast.Name):
+    def _is_pipe_assign(self, st) -> bool:
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1
+                and isinstance(st.value, ast.Call)):
+            return False
+        try:
+            fn = self.resolve_callee(st.value.func)
+        except AlloError:
+            return False
+        return fn is df.pipe or fn is df.array
+
+    def region_stream(self, st, target, annotation):
+        if not isinstance(target, ast.Name):
             self.err(st, *_ONLY)
-        dtype, shape, _ = self.eval_annotation(st.annotation)
+        dtype, shape, _ = self.eval_annotation(annotation)
         if not isinstance(dtype, Stream):
             self.err(st, *_ONLY)
-        if st.value is not None:
-            self.err(st, f"stream {st.target.id!r} is declared with a value",
+        if isinstance(st, ast.AnnAssign) and st.value is not None:
+            self.err(st, f"stream {target.id!r} is declared with a value",
                      "declare it as 'pipe: Stream[T, depth]' with nothing after it")
-        name = st.target.id
+        name = target.id
         if name in self.streams:
             self.err(st, f"stream {name!r} is declared twice in this region")
         irnames = {idx: self.fresh(stream_element_name(name, idx) if shape else name)

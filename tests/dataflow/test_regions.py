@@ -254,6 +254,42 @@ def test_region_without_parameters_takes_the_kernels_parameters_by_name():
 
 
 @df.region()
+def pipe_style():
+    # Allo's older declarations: df.pipe is Stream[T, depth] (default depth 2), df.array an
+    # array of them; shape=(n,) makes a stream of blocks
+    rows = df.array(df.pipe(dtype=int16, shape=(), depth=4), shape=(2,))
+    block = df.pipe(dtype=int16, shape=(4,))
+
+    @df.kernel(mapping=[2])
+    def load(A: int16[2, 4]):
+        r = df.get_pid()
+        for k in range(4):
+            rows[r].put(A[r, k])
+
+    @df.kernel(mapping=[1])
+    def pack():
+        t: int16[4] = 0
+        for k in range(4):
+            t[k] = rows[0].get() + rows[1].get()
+        block.put(t)
+
+    @df.kernel(mapping=[1])
+    def store(B: int16[4]):
+        t: int16[4] = block.get()
+        for k in range(4):
+            B[k] = t[k]
+
+
+def test_df_pipe_and_df_array_declare_region_streams(rng):
+    s = df.customize(pipe_style)
+    assert "stream<i16, 4>" in str(s.module) and "stream<i16[4], 2>" in str(s.module)
+    A = rng.integers(-99, 99, (2, 4)).astype(np.int16)
+    B = np.zeros(4, np.int16)
+    df.build(pipe_style, target="sim")(A, B)
+    np.testing.assert_array_equal(B, A.sum(axis=0))
+
+
+@df.region()
 @allo.template("Q0", "Q1")
 def inner(A: int32[8, 8], B: int32[8, 8], C: int32[8, 8]):
     @df.kernel(mapping=[Q0, Q1], args=[A, B, C])

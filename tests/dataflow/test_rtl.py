@@ -45,6 +45,7 @@ def _cosim(s, rng):
 
 @pytest.mark.parametrize("region", [
     "producer_consumer", "three_stages", "pipeline_of_stages", "blocks", "old_style",
+    "pipe_style",  # df.pipe / df.array declarations
     "systolic",  # Allo's systolic GEMM: one SystolicGemm (pass df-systolic)
     "tiled_gemm",  # four kernels read-modify-write one array
     "outer",  # kernels calling regions
