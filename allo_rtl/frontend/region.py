@@ -85,7 +85,9 @@ class RegionBuilder(FunctionBuilder):
             if isinstance(st, ast.Pass) or (isinstance(st, ast.Expr)
                                              and isinstance(st.value, ast.Constant)):
                 continue
-            if isinstance(st, ast.AnnAssign):
+            if isinstance(st, ast.AnnAssign) and self._is_constexpr(st.annotation):
+                self.region_const(st)
+            elif isinstance(st, ast.AnnAssign):
                 self.region_stream(st, st.target, st.annotation)
             elif self._is_pipe_assign(st):  # q = df.pipe(...) / df.array(df.pipe(...), ...)
                 self.region_stream(st, st.targets[0], st.value)
@@ -121,6 +123,23 @@ class RegionBuilder(FunctionBuilder):
         irname = self.fresh(name)
         self.declare(name, Sym("tensor", irname, dtype, shape))
         return Param(irname, dtype, shape, None, self.loc(node))
+
+    @staticmethod
+    def _is_constexpr(ann) -> bool:
+        return isinstance(ann, ast.Subscript) and isinstance(ann.value, ast.Name) \
+            and ann.value.id == "ConstExpr"
+
+    def region_const(self, st):
+        """``P0: ConstExpr[int32] = Rt + 2`` in a region body: a compile-time constant
+        seen by the rest of the region (stream shapes, mappings) and by its kernels."""
+        if not isinstance(st.target, ast.Name) or st.value is None:
+            self.err(st, "a ConstExpr in a dataflow region must be a name with a value",
+                     "write 'P: ConstExpr[int32] = <compile-time expression>'")
+        value = self.pyeval(st.value)
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            self.err(st.value, f"ConstExpr {st.target.id!r} must be a compile-time number, "
+                     f"not {value!r}", "use only constants and template parameters")
+        self.env = self.env.child(**{st.target.id: value})
 
     def _is_pipe_assign(self, st) -> bool:
         if not (isinstance(st, ast.Assign) and len(st.targets) == 1

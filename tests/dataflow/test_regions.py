@@ -290,6 +290,32 @@ def test_df_pipe_and_df_array_declare_region_streams(rng):
 
 
 @df.region()
+@allo.template("R")
+def const_chain(A: int32[4], B: int32[4]):
+    # a region-level ConstExpr: used by a stream array's shape, a mapping and kernel bodies
+    P: ConstExpr[int32] = R + 1
+    links: Stream[int32, 2][P]
+
+    @df.kernel(mapping=[P], args=[A, B])
+    def stage(local_A: int32[4], local_B: int32[4]):
+        s = df.get_pid()
+        for k in range(4):
+            with allo.meta_if(s == 0):
+                links[0].put(local_A[k])
+            with allo.meta_elif(s < P - 1):
+                links[s].put(links[s - 1].get() + s)
+            with allo.meta_else():
+                local_B[k] = links[s - 1].get() * P
+
+
+def test_constexpr_in_a_region_body(rng):
+    A = rng.integers(-99, 99, 4).astype(np.int32)
+    B = np.zeros(4, np.int32)
+    df.build(const_chain, target="sim", instantiate=[3])(A, B)  # 4 stages: +1, +2, then * 4
+    np.testing.assert_array_equal(B, (A + 3) * 4)
+
+
+@df.region()
 @allo.template("Q0", "Q1")
 def inner(A: int32[8, 8], B: int32[8, 8], C: int32[8, 8]):
     @df.kernel(mapping=[Q0, Q1], args=[A, B, C])
