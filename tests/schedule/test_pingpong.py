@@ -399,30 +399,17 @@ def _cosim(s, A, C_shape):
 
 
 @pytest.mark.rtl
-def test_rtl_ping_pong_stages_with_two_consumers_and_an_initial_value(rng):
+@pytest.mark.parametrize("kernel, cycles", [
+    (frames, 362),           # ping-pong buffers, one with two consumers
+    (with_init, 314),        # the producer writes the initial value each frame
+    (streamed, 152),         # stage kernels pass a stream on to their callee
+    (loops_in_frames, 216),  # outlined loop nests
+], ids=lambda x: getattr(x, "__name__", str(x)))
+def test_rtl_stages_equal_the_interpreter(kernel, cycles, rng):
     A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
-    s = allo.customize(frames)
+    s = allo.customize(kernel)
     s.dataflow("f")
-    assert _cosim(s, A, (F, N)).last_cycles == 362
-    s = allo.customize(with_init)
-    s.dataflow("f")
-    assert _cosim(s, A, (F, N)).last_cycles == 314
-
-
-@pytest.mark.rtl
-def test_rtl_stage_kernels_pass_streams_on(rng):
-    A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
-    s = allo.customize(streamed)
-    s.dataflow("f")
-    assert _cosim(s, A, (F, N)).last_cycles == 152
-
-
-@pytest.mark.rtl
-def test_rtl_outlined_loop_nests(rng):
-    A = rng.integers(-2**31, 2**31, (F, N), dtype=np.int64).astype(np.int32)
-    s = allo.customize(loops_in_frames)
-    s.dataflow("f")
-    assert _cosim(s, A, (F, N)).last_cycles == 216
+    assert _cosim(s, A, (F, N)).last_cycles == cycles
 
 
 @pytest.mark.rtl
