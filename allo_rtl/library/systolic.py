@@ -115,10 +115,11 @@ def schedule_systolic(s):
     s.pipeline(tile["bj"])
     s.pipeline(tile["si"])
     # Allo also makes the tile loop a dataflow region (s.dataflow(tile["ni"])), overlapping
-    # the copies of one tile with the PE grid's work on the previous one. That body holds
-    # copy loops, and local_A carries over between tiles (loaded when ni == 0), so
-    # allo_rtl's s.dataflow(loop), which keeps the program's meaning, does not apply:
-    # here the tiles run one after another
+    # the copies of one tile with the PE grid's work on the previous one. In allo_rtl the
+    # stage calling the PE grid would be a kernel that can stall (its token streams), and
+    # the systolic engine cannot be paused yet (lower/kernel.py _refuse_frozen_systolic);
+    # local_A, loaded only when ni == 0, would also make its users take turns. So here
+    # the tiles run one after another
     pe = s.unfold("systolic_tile:PE", [0, 1])
     s.to(MockBuffer("systolic_tile", "A_fifo"), pe, axis=1, depth=Mt + 1)
     s.to(MockBuffer("systolic_tile", "B_fifo"), pe, axis=0, depth=Nt + 1)
