@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 
 from .nodes import (Assign, BufRef, CallStmt, Const, Decl, Expr, For, If, Load, Math, Return, Store,
-                    StreamGet, StreamPut, StreamRef, Var, While, walk_stmts)
+                    StreamDecl, StreamGet, StreamPut, StreamRef, Var, While, stmt_exprs,
+                    walk_exprs, walk_stmts)
 
-__all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body", "assigned_vars", "fresh_name"]
+__all__ = ["xform", "map_stmt", "map_body", "subst_fn", "subst_body", "assigned_vars", "used_names", "fresh_name"]
 
 _EXPR_FIELDS = ("lhs", "rhs", "operand", "value", "cond", "tval", "fval", "bit", "lo", "new")
 
@@ -95,6 +96,28 @@ def assigned_vars(body: list, loop_vars: bool = True) -> set:
             out.update(s.outs)
         elif isinstance(s, StreamGet) and s.dst is not None:
             out.add(s.dst)
+    return out
+
+
+def used_names(f) -> set:
+    """Every name ``f`` uses (parameters, variables, buffers, streams, loop variables and
+    loop names): what :func:`fresh_name` must avoid in ``f``."""
+    out = {p.name for p in f.params}
+    for s in walk_stmts(f.body):
+        if isinstance(s, (Decl, Assign, StreamDecl)):
+            out.add(s.name)
+        elif isinstance(s, StreamGet) and s.dst is not None:
+            out.add(s.dst)
+        elif isinstance(s, For):
+            out.update((s.var, s.name))
+        elif isinstance(s, CallStmt):
+            out.update(s.outs)
+        for e in stmt_exprs(s):
+            for x in walk_exprs(e):
+                if isinstance(x, Var):
+                    out.add(x.name)
+                elif isinstance(x, Load):
+                    out.add(x.buf)
     return out
 
 

@@ -34,7 +34,7 @@ from ..errors import AlloError, Loc
 from ..ir.nodes import (BufRef, CallStmt, Decl, Expr, For, Function, If, Load, Math, Module, Param,
                         Return, Store, StreamDecl, StreamGet, StreamPut, StreamRef, Var, While,
                         stmt_exprs, walk_exprs, walk_stmts)
-from ..ir.transform import fresh_name, map_stmt
+from ..ir.transform import fresh_name, map_stmt, used_names
 from ..ir.types import Stream, is_dynamic
 from .pingpong import dataflow_body, dataflow_loop
 from .resolve import find_parent, resolve_buffer, resolve_loop
@@ -183,16 +183,6 @@ def _check_callee(module: Module, call: CallStmt, k: int, role: str, array: str,
     return mine[0]
 
 
-def _names(f: Function) -> set:
-    used = {p.name for p in f.params}
-    for s in walk_stmts(f.body):
-        if isinstance(s, (Decl, StreamDecl)):
-            used.add(s.name)
-        elif isinstance(s, For):
-            used.add(s.var)
-    return used
-
-
 def _specialize(module: Module, call: CallStmt, k: int, array: str) -> Function:
     """The callee of ``call``, copied under a new name when other calls use it too."""
     callee = module.funcs[call.callee]
@@ -240,7 +230,7 @@ def _subst(e: Expr, old: Expr, new: Expr) -> Expr:
 def _to_get(g: Function, k: int, stype: Stream, use):
     _, s, load, _ = use
     p = g.params[k]
-    tmp = fresh_name(_names(g), f"{p.name}_elem")
+    tmp = fresh_name(used_names(g), f"{p.name}_elem")
     var = Var(tmp, load.type, load.loc)
     map_stmt(s, lambda e: _subst(e, load, var))
     body, i = find_parent(g.body, s)

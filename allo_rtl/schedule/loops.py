@@ -31,14 +31,14 @@ import numpy as np
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
     Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
-    Module, Return, Store, StreamDecl, StreamGet, StreamPut, Var, walk_exprs, walk_stmts,
+    Module, Return, Store, StreamGet, StreamPut, Var, walk_exprs, walk_stmts,
     stmt_exprs,
 )
 from ..ir.rename import rename_buffer, rename_var
 from ..ir.streams import uses_streams
 from ..ir.types import Index, UInt
 from ..ir.transform import map_stmt as _map_stmt, subst_body as _subst_body, subst_fn as _subst_fn
-from ..ir.transform import assigned_vars as _assigned_vars, fresh_name as _fresh, xform as _xform
+from ..ir.transform import assigned_vars as _assigned_vars, fresh_name as _fresh, used_names, xform as _xform
 from .resolve import all_loops, find_parent, loop_path, resolve_loop
 
 __all__ = ["split", "reorder", "fuse", "unroll", "pipeline", "parallel", "inline", "compute_at"]
@@ -118,29 +118,6 @@ def _expr_vars(e) -> set:
 
 def _has_load(e) -> bool:
     return any(isinstance(x, Load) for x in walk_exprs(e))
-
-
-def _names(f: Function) -> set:
-    """Every variable and buffer name used in ``f``."""
-    out = {p.name for p in f.params}
-    for s in walk_stmts(f.body):
-        if isinstance(s, (Decl, Assign)):
-            out.add(s.name)
-        elif isinstance(s, For):
-            out.add(s.var)
-        elif isinstance(s, CallStmt):
-            out.update(s.outs)
-        elif isinstance(s, StreamDecl):
-            out.add(s.name)
-        elif isinstance(s, StreamGet) and s.dst is not None:
-            out.add(s.dst)
-        for e in stmt_exprs(s):
-            for x in walk_exprs(e):
-                if isinstance(x, Var):
-                    out.add(x.name)
-                elif isinstance(x, Load):
-                    out.add(x.buf)
-    return out
 
 
 def _loop_desc(s: For) -> str:
@@ -281,7 +258,7 @@ def split(module: Module, axis, factor, loc: Loc | None):
                       "pass a positive integer factor, e.g. s.split(axis, 4)")
     f, s = ref.func, ref.loop
     name = s.name or s.var
-    used = _names(f)
+    used = used_names(f)
     ov, iv = _fresh(used, f"{s.var}_outer"), _fresh(used, f"{s.var}_inner")
     step = s.step
     lb, ub = _const_int(s.lb), _const_int(s.ub)
@@ -414,7 +391,7 @@ def fuse(module: Module, axes, loc: Loc | None):
         lbs.append(lb)
     total = int(np.prod(trips)) if trips else 0
     f = refs[0].func
-    used = _names(f)
+    used = used_names(f)
     name = "_".join(c.name or c.var for c in chain) + "_fused"
     fv = _fresh(used, name)
     _sink_guards(chain, guards)
@@ -578,7 +555,7 @@ def _inline_call(module: Module, caller: Function, call: CallStmt, n: int, loc) 
                             "parameter, which inlining does not support", loc,
                             "assign the result to a local variable")
     # 1. every name of the callee (parameters, locals, loop variables) becomes fresh
-    used = _names(caller) | _names(callee)
+    used = used_names(caller) | used_names(callee)
     pfx = f"{callee.name}_{n}_"
     ren = {}
     tensors = {p.name for p in callee.params if p.is_tensor}

@@ -38,12 +38,12 @@ import numpy as np
 from ..errors import AlloError, Loc
 from ..ir.nodes import (
     Assign, BinOp, BufRef, CallStmt, Cast, Const, Decl, Expr, For, Function, If, Load,
-    Module, Return, Store, StreamDecl, StreamGet, StreamPut, Var, While, stmt_exprs, walk_exprs,
+    Module, Return, Store, StreamGet, StreamPut, Var, While, stmt_exprs, walk_exprs,
     walk_stmts,
 )
 from ..ir.printer import print_expr
 from ..ir.types import Index, UInt, is_dynamic, is_int
-from ..ir.transform import assigned_vars, fresh_name as _fresh, subst_body as _subst_body
+from ..ir.transform import assigned_vars, fresh_name as _fresh, subst_body as _subst_body, used_names
 from .resolve import resolve_buffer, resolve_loop
 
 __all__ = ["partition", "layout_of", "equivalent_buffers", "equivalent_variables",
@@ -228,25 +228,6 @@ def _block_stream_uses(s, name: str) -> list:
     if isinstance(s, StreamPut) and isinstance(s.value, BufRef) and s.value.buf == name:
         return [s]
     return [s] if isinstance(s, StreamGet) and s.dst == name else []
-
-
-def _names(f: Function) -> set:
-    out = {p.name for p in f.params}
-    for s in walk_stmts(f.body):
-        if isinstance(s, (Decl, Assign, StreamDecl)):
-            out.add(s.name)
-        elif isinstance(s, StreamGet) and s.dst is not None:
-            out.add(s.dst)
-        elif isinstance(s, For):
-            out.update((s.var, s.name))
-        elif isinstance(s, CallStmt):
-            out.update(s.outs)
-    for x in _all_exprs(f.body):
-        if isinstance(x, Var):
-            out.add(x.name)
-        elif isinstance(x, Load):
-            out.add(x.buf)
-    return out
 
 
 def _const_scalars(f: Function) -> dict:
@@ -1053,7 +1034,7 @@ def buffer_at(module: Module, target, axis, loc: Loc | None):
     for p in vary:
         _check_bounds(prim, name, shape, p, info[p][1], info[p][2], parsed[0][p].outer_expr(),
                       loc, "the buffered")
-    used = _names(f)
+    used = used_names(f)
     bname = _fresh(used, f"{name}_buf")
     bshape = tuple(info[p][2] - info[p][1] + 1 for p in vary) or (1,)
     need_fill = bool(loads) or not _writes_whole_window(L, stores, parsed[:len(stores)],
@@ -1207,7 +1188,7 @@ def reuse_at(module: Module, target, axis, loc: Loc | None):
                       loc, "the reused")
     kept = sorted(others + [pstar])
     exts = {p: (R if p == pstar else info[p][2] - info[p][1] + 1) for p in kept}
-    used = _names(f)
+    used = used_names(f)
     rname = _fresh(used, f"{name}_reuse_{axis_name}")
     rshape = tuple(exts[p] for p in kept)
     decl = Decl(rname, ref.type, rshape, loc=loc)
