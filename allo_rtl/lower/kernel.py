@@ -39,7 +39,7 @@ import numpy as np
 from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal, unsigned
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-
+from primitives.memport import MemPort
 
 from ..errors import AlloError, AlloWarning
 from ..ir.nodes import (Assign, BufRef, CallStmt, Const as IRConst, Decl, For, Function,
@@ -65,23 +65,18 @@ def addr_width(depth: int) -> int:
     return max(1, (depth - 1).bit_length())
 
 
-class MemPortSignature(wiring.Signature):
-    """A kernel's port to a memory it does not own: a read port with one cycle of latency
-    (``raddr``/``ren`` out, ``rdata`` in) and a write port (``waddr``/``wdata``/``wen`` out)."""
+class MemPortSignature(MemPort):
+    """A kernel's port to a memory it does not own (:class:`primitives.memport.MemPort`): a
+    read port with one cycle of latency (``raddr``/``ren`` out, ``rdata`` in) and a write
+    port (``waddr``/``wdata``/``wen`` out)."""
 
-    def __init__(self, addr_bits: int, data_bits: int):
-        self.addr_bits, self.data_bits = addr_bits, data_bits
-        super().__init__({
-            "raddr": Out(addr_bits), "ren": Out(1), "rdata": In(data_bits),
-            "waddr": Out(addr_bits), "wdata": Out(data_bits), "wen": Out(1),
-        })
+    @property
+    def addr_bits(self) -> int:
+        return self.addr_width
 
-    def __eq__(self, other):
-        return (isinstance(other, MemPortSignature) and other.addr_bits == self.addr_bits
-                and other.data_bits == self.data_bits)
-
-    def __hash__(self):
-        return hash((self.addr_bits, self.data_bits))
+    @property
+    def data_bits(self) -> int:
+        return self.data_width
 
 
 class BufInfo:

@@ -4,22 +4,9 @@ from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..int._hw import check_bool, check_width
+
 __all__ = ["PE", "check_width", "operand_shape"]
-
-
-def check_width(value, what, cls):
-    """``value`` as a positive int width, else TypeError/ValueError naming ``what``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{cls.__name__} {what} must be an integer, not {value!r}")
-    if value < 1:
-        raise ValueError(f"{cls.__name__} {what} must be a positive integer, not {value}")
-    return value
-
-
-def _check_bool(value, what, cls):
-    if not isinstance(value, bool):
-        raise TypeError(f"{cls.__name__} {what} must be a bool, not {value!r}")
-    return value
 
 
 def operand_shape(width: int, is_signed: bool) -> Shape:
@@ -107,8 +94,8 @@ class PE(wiring.Component):
         check_width(a_width, "a_width", cls)
         check_width(b_width, "b_width", cls)
         check_width(acc_width, "acc_width", cls)
-        _check_bool(a_signed, "a_signed", cls)
-        _check_bool(b_signed, "b_signed", cls)
+        check_bool(a_signed, "a_signed", cls)
+        check_bool(b_signed, "b_signed", cls)
 
     def elaborate(self, platform):
         m = Module()
