@@ -169,11 +169,12 @@ class _Planner:
             self._classify(a)
         if self.loop is not None:
             inside = set(map(id, walk_stmts(self.loop.body)))
+            moved = {d.name for d in self.streams}
             for s in walk_stmts(self.f.body):
-                if id(s) not in inside and _uses_stream(s, {d.name for d in self.streams}):
-                    self.fail(f"stream {_uses_stream(s, {d.name for d in self.streams})!r} is "
-                              "also used outside the loop", s, "give the code outside the "
-                              "loop its own stream")
+                name = _uses_stream(s, moved) if id(s) not in inside else None
+                if name is not None:
+                    self.fail(f"stream {name!r} is also used outside the loop", s,
+                              "give the code outside the loop its own stream")
         return self
 
     def _outer_arrays(self) -> dict:
